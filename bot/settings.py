@@ -1,0 +1,108 @@
+"""Settings read once from the environment into one frozen object.
+
+Every name here is listed in README.md and deploy/.env.example. Parsing is strict: a bad
+value stops the process at start-up with the variable's name, not later in a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+REAL_WECOM_API = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+# Placeholders used only by the embedded demo and tests; production must set real ones.
+DEMO_CORP_ID = "ww0000000000demo0"
+DEMO_TOKEN = "ztcDemoToken"
+DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 chars, as WeCom issues them
+DEMO_SECRET = "demo-secret"  # noqa: S105 - a public placeholder for the local stand-in
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All configuration of one process."""
+
+    database_url: str
+    redis_url: str | None  # None: start or reuse the embedded Redis-compatible server
+    wecom_corp_id: str
+    wecom_agent_id: int
+    wecom_secret: str
+    wecom_token: str
+    wecom_aes_key: str
+    wecom_api_base: str
+    tz: str = "Asia/Shanghai"
+    var_dir: Path = field(default_factory=lambda: Path("var"))
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+    dedup_ttl_seconds: int = 600
+    conversation_ttl_seconds: int = 900
+    per_member_per_minute: int = 30
+    queue_prefix: str = "ztc"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some values changed (tests, the demo)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment (a `.env` file is read by the CLI first)."""
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("ZTC_VAR_DIR", "var"))
+        settings = cls(
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'ztc.sqlite3'}",
+            redis_url=env.get("REDIS_URL") or None,
+            wecom_corp_id=env.get("WECOM_CORP_ID", DEMO_CORP_ID),
+            wecom_agent_id=_int(env, "WECOM_AGENT_ID", 1000002),
+            wecom_secret=env.get("WECOM_SECRET", DEMO_SECRET),
+            wecom_token=env.get("WECOM_TOKEN", DEMO_TOKEN),
+            wecom_aes_key=env.get("WECOM_AES_KEY", DEMO_AES_KEY),
+            wecom_api_base=_api_base(env.get("WECOM_API_BASE", REAL_WECOM_API)),
+            tz=env.get("TZ") or "Asia/Shanghai",
+            var_dir=var_dir,
+            max_body_bytes=_int(env, "ZTC_MAX_BODY_BYTES", 64 * 1024),
+            log_level=env.get("ZTC_LOG_LEVEL", "INFO").upper(),
+            per_member_per_minute=_int(env, "ZTC_PER_MEMBER_PER_MINUTE", 30),
+            queue_prefix=env.get("ZTC_QUEUE_PREFIX", "ztc"),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Fail fast on values that would only break later."""
+        if len(self.wecom_aes_key) != 43:
+            raise SettingsError("WECOM_AES_KEY must be the 43-character EncodingAESKey")
+        if not self.wecom_token:
+            raise SettingsError("WECOM_TOKEN must not be empty")
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(f"TZ={self.tz!r} is not a known time zone") from exc
+        if self.max_body_bytes < 1024:
+            raise SettingsError("ZTC_MAX_BODY_BYTES must be at least 1024")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from exc
+
+
+def _api_base(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(f"WECOM_API_BASE={url!r} must be an http(s) URL")
+    return url if url.endswith("/") else url + "/"
