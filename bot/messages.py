@@ -76,6 +76,7 @@ class Inbound:
         values["kind"] = Kind(values["kind"])
         values["created_at"] = datetime.fromisoformat(values["created_at"])
         values["selected"] = tuple(
-            SelectedItem(item["question_key"], tuple(item["option_ids"])) for item in values.get("selected", ())
+            SelectedItem(item["question_key"], tuple(item["option_ids"]))
+            for item in values.get("selected", ())
         )
         return cls(**values)

@@ -77,7 +77,9 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     department: Mapped[Department | None] = relationship(back_populates="people")
-    memberships: Mapped[list[EnterpriseMember]] = relationship(back_populates="person")
+    memberships: Mapped[list[EnterpriseMember]] = relationship(
+        back_populates="person", foreign_keys="EnterpriseMember.person_id"
+    )
 
     @property
     def role_enum(self) -> Role:

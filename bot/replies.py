@@ -128,7 +128,9 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
         return _card_from_dict(values)
     if kind == "CardUpdate":
         card = values.get("card")
-        return CardUpdate(values["response_code"], _card_from_dict(card) if card else None, values.get("replace_name"))
+        return CardUpdate(
+            values["response_code"], _card_from_dict(card) if card else None, values.get("replace_name")
+        )
     if kind == "GroupText":
         values["mentioned"] = tuple(values.get("mentioned", ()))
     return _TYPES[kind](**values)  # type: ignore[no-any-return]
@@ -145,4 +147,3 @@ def _card_from_dict(values: dict[str, Any]) -> TemplateCard:
         for s in v.get("selects", ())
     )
     return TemplateCard(**v)
-

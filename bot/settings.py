@@ -16,7 +16,7 @@ REAL_WECOM_API = "https://qyapi.weixin.qq.com/cgi-bin/"
 
 # Placeholders used only by the embedded demo and tests; production must set real ones.
 DEMO_CORP_ID = "ww0000000000demo0"
-DEMO_TOKEN = "ztcDemoToken"
+DEMO_TOKEN = "ztcDemoToken"  # noqa: S105 - public placeholder
 DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 chars, as WeCom issues them
 DEMO_SECRET = "demo-secret"  # noqa: S105 - a public placeholder for the local stand-in
 

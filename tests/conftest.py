@@ -8,11 +8,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis
+from rq import SimpleWorker
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import bot.models  # noqa: F401 - registers the tables
 from bot.clock import FixedClock
 from bot.db import Base, make_engine, make_session_factory
+from bot.runtime import Runtime
+from bot.settings import DEMO_CORP_ID, DEMO_SECRET, Settings
+from bot.standin.server import StandinServer
+from jobs import runtime as job_runtime
 
 # A Tuesday morning in Beijing (01:30 UTC = 09:30 local).
 T0 = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
@@ -52,3 +59,97 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 def clock() -> FixedClock:
     """A clock fixed at T0 (2026-11-24 09:30 Beijing time)."""
     return FixedClock(T0)
+
+
+# --- Redis: REDIS_URL (CI: the machine's server) or the embedded redis-server -------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis: REDIS_URL if set, else the embedded server in a temp dir (as `ztc demo`)."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    from bot.embedded_redis import socket_url, start_embedded_redis, stop_embedded_redis
+
+    var = tmp_path_factory.mktemp("var")
+    proc = start_embedded_redis(var, daemonize=False)
+    yield socket_url(var)
+    stop_embedded_redis(var)
+    if proc is not None:
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    """A client on an emptied database."""
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+# --- The WeCom stand-in and a runtime wired to it ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[StandinServer]:
+    """The fake WeCom API over real HTTP, for the whole run."""
+    with StandinServer(corp_id=DEMO_CORP_ID, secret=DEMO_SECRET) as server:
+        yield server
+
+
+@pytest.fixture
+def standin(standin_server: StandinServer) -> StandinServer:
+    """The stand-in, emptied for this test."""
+    standin_server.reset()
+    return standin_server
+
+
+@pytest.fixture
+def settings(engine: Engine, redis_url: str, standin: StandinServer, tmp_path: Path) -> Settings:
+    """Test settings: the test database, Redis and the stand-in as the WeCom API."""
+    env = {
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "REDIS_URL": redis_url,
+        "WECOM_API_BASE": standin.base_url,
+        "ZTC_VAR_DIR": str(tmp_path),
+    }
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def runtime(
+    settings: Settings, engine: Engine, redis_conn: redis.Redis, clock: FixedClock, session_factory: object
+) -> Iterator[Runtime]:
+    """A runtime on the test database and Redis with a fixed clock, installed for jobs."""
+    rt = Runtime.build(settings, clock=clock, connection=redis_conn, engine=engine)
+    job_runtime.install(rt)
+    yield rt
+    job_runtime.install(None)
+
+
+def run_jobs(rt: Runtime) -> None:
+    """Run every queued job in-process, and scheduled ones whose time has come by the fixed clock."""
+    for _ in range(20):
+        released = release_scheduled(rt)
+        queued = sum(q.count for q in rt.queues.all())
+        if not queued and not released:
+            return
+        SimpleWorker(rt.queues.all(), connection=rt.redis).work(burst=True, with_scheduler=False)
+    raise AssertionError("jobs keep coming: a loop?")
+
+
+def release_scheduled(rt: Runtime) -> int:
+    """Move enqueue_at jobs due by the runtime's clock into their queues (RQ's scheduler uses real time)."""
+    released = 0
+    for queue in rt.queues.all():
+        registry = queue.scheduled_job_registry
+        for job_id in registry.get_jobs_to_schedule(int(rt.clock.now().timestamp())):
+            job = queue.fetch_job(job_id)
+            registry.remove(job_id)
+            if job is not None:
+                queue.enqueue_job(job)
+                released += 1
+    return released

@@ -1,0 +1,30 @@
+"""政企直通车: the platform package. `create_app` wires the web process; nothing runs at import."""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+from bot.runtime import Runtime
+from bot.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
+    """The Flask app: the WeCom callback and health checks, over an explicitly wired runtime."""
+    from bot.webhook import bp as wecom_bp
+    from bot.wecom.crypto import CallbackCrypto  # keep `import bot` light
+
+    if runtime is None:
+        runtime = Runtime.build(settings or Settings.from_env())
+    s = runtime.settings
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = s.max_body_bytes
+    app.extensions["ztc.runtime"] = runtime
+    app.extensions["ztc.crypto"] = CallbackCrypto(s.wecom_token, s.wecom_aes_key, s.wecom_corp_id)
+    app.register_blueprint(wecom_bp)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """The process is up (no dependency checks: that is /readyz's job)."""
+        return Response("ok", mimetype="text/plain")
+
+    return app

@@ -1,0 +1,185 @@
+"""`ztc`: the process roles (web, worker, cron), database, imports, outbox and the demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from dotenv import load_dotenv
+
+from bot.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    load_dotenv(".env", override=False)  # development convenience; the environment wins
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(f"配置错误 / bad setting: {exc}") from exc
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from bot.logs import setup_logging
+    from bot.runtime import Runtime
+
+    settings = _settings()
+    setup_logging(settings.log_level)
+    return Runtime.build(settings)
+
+
+@click.group()
+def main() -> None:
+    """政企直通车 — WeCom bot for county governments."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8400, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn sync workers")
+def web(host: str, port: int, workers: int) -> None:
+    """Run the web process (the WeCom callback) under gunicorn."""
+    from bot.queues import redis_url
+    from bot.serve import serve
+
+    settings = _settings()
+    # Resolve the embedded server once here, not racily in each gunicorn worker.
+    serve(settings.with_(redis_url=redis_url(settings)), host=host, port=port, workers=workers)
+
+
+@main.command()
+@click.option("--fork", is_flag=True, help="fork a work horse per job (isolation over speed)")
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+def worker(fork: bool, burst: bool) -> None:
+    """Run an RQ worker (with the scheduler for delayed jobs)."""
+    from jobs.worker import run_worker
+
+    run_worker(_runtime(), fork=fork, burst=burst)
+
+
+@main.command()
+def cron() -> None:
+    """Run the cron process (exactly one per deployment; a second one does no harm)."""
+    from jobs.worker import run_cron
+
+    run_cron(_runtime())
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations (idempotent; run once per deploy, before the new web and workers)."""
+    from bot.migrations import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo("数据库已是最新 / database is up to date")
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["departments", "people", "enterprises"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_(kind: str, file: Path) -> None:
+    """Import departments, people or enterprises from CSV or XLSX (all rows or none)."""
+    from bot.db import session_scope
+    from bot.errors import Invalid
+    from bot.importing import import_file
+
+    rt = _runtime()
+    try:
+        with session_scope(rt.session_factory) as session:
+            report = import_file(session, kind, file, clock=rt.clock)
+    except Invalid as exc:  # bad rows (ImportFailed) and unreadable files alike
+        click.echo(exc.message, err=True)
+        sys.exit(1)
+    click.echo(report.summary())
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Load the demo county's departments, people and enterprises (idempotent)."""
+    from bot.demo import seed
+
+    click.echo(seed(_runtime()))
+
+
+@main.group()
+def outbox() -> None:
+    """The outbound queue: dead letters and replay."""
+
+
+@outbox.command("failed")
+def outbox_failed() -> None:
+    """List messages that could not be sent."""
+    from bot.db import session_scope
+    from bot.outbox import failed_rows
+
+    rt = _runtime()
+    with session_scope(rt.session_factory) as session:
+        rows = failed_rows(session)
+        for row in rows:
+            click.echo(f"{row.id}\t{row.recipient}\t{row.attempts} 次\t{row.last_error}")
+    if not rows:
+        click.echo("没有发送失败的消息。")
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="replay every failed message")
+def outbox_retry(ids: tuple[int, ...], all_: bool) -> None:
+    """Replay failed messages by id (or --all)."""
+    from bot.db import session_scope
+    from bot.outbox import requeue_failed
+
+    if not ids and not all_:
+        raise click.UsageError("give message ids or --all")
+    rt = _runtime()
+    with session_scope(rt.session_factory) as session:
+        requeued = requeue_failed(session, rt.clock.now(), list(ids) or None)
+    stamp = int(rt.clock.now().timestamp())
+    for outbox_id in requeued:
+        rt.enqueue_delivery(outbox_id, f"retry{stamp}")
+    click.echo(f"已重新排队 {len(requeued)} 条消息。")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8401, show_default=True, type=int)
+def standin(host: str, port: int) -> None:
+    """Run the local WeCom stand-in (a fake WeCom API that records what the bot sends)."""
+    from bot.standin.api import create_standin_app
+
+    settings = _settings()
+    app = create_standin_app(corp_id=settings.wecom_corp_id, secret=settings.wecom_secret)
+    app.run(host=host, port=port, threaded=True)
+
+
+@main.command()
+@click.option("--as", "user", default="zhang_wei", show_default=True, help="the WeCom userid you speak as")
+@click.option("--url", default="http://127.0.0.1:8400", show_default=True, help="the bot's web process")
+@click.option("--standin", "standin_url", default="http://127.0.0.1:8401", show_default=True)
+def chat(user: str, url: str, standin_url: str) -> None:
+    """Talk to the bot as a chosen person, through the real encrypted callback."""
+    from bot.standin.chat import run_chat
+
+    run_chat(_settings(), user=user, web_url=url, standin_url=standin_url)
+
+
+@main.command()
+@click.option("--port", default=8400, show_default=True, type=int, help="the bot's web port")
+@click.option("--standin-port", default=8401, show_default=True, type=int)
+@click.option("--as", "user", default="zhang_wei", show_default=True, help="who you chat as")
+@click.option("--no-chat", is_flag=True, help="run the processes only (no interactive chat)")
+def demo(port: int, standin_port: int, user: str, no_chat: bool) -> None:
+    """Run everything locally: Redis, web, worker, cron, the WeCom stand-in, and a chat."""
+    from bot.demo import run_demo
+
+    run_demo(_settings(), port=port, standin_port=standin_port, user=user, chat=not no_chat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Per-user conversation state in Redis: a named step and its data, with a TTL.
+
+A handler reads `ctx.conversation.state/data` and calls `goto(step, **data)` or `end()`.
+Changes are applied only after the handler's transaction commits, so a refused step leaves
+the conversation where it was. 「取消」 ends any conversation (see routing.CANCEL_WORDS).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Conversation:
+    """One user's conversation: the current step and what was collected so far."""
+
+    user_id: str
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    changed: bool = False
+
+    def goto(self, state: str, **data: Any) -> None:
+        """Move to a step, merging data into what was collected."""
+        self.state = state
+        self.data = {**self.data, **data}
+        self.changed = True
+
+    def end(self) -> None:
+        """Finish the conversation (also on 取消)."""
+        self.state = None
+        self.data = {}
+        self.changed = True
+
+
+class ConversationStore:
+    """Load and save conversations; a Redis outage degrades to 'no conversation', never an error."""
+
+    def __init__(self, connection: redis.Redis, ttl_seconds: int, prefix: str = "ztc") -> None:
+        self.connection = connection
+        self.ttl = ttl_seconds
+        self.prefix = prefix
+
+    def _key(self, user_id: str) -> str:
+        return f"{self.prefix}:conv:{user_id}"
+
+    def load(self, user_id: str) -> Conversation:
+        """The user's conversation, or an empty one."""
+        try:
+            raw = self.connection.get(self._key(user_id))
+        except redis.RedisError:
+            log.warning("conversation store unavailable; treating %s as idle", user_id)
+            return Conversation(user_id)
+        if not raw:
+            return Conversation(user_id)
+        stored = json.loads(raw)
+        return Conversation(user_id, stored["state"], stored.get("data", {}))
+
+    def save(self, conv: Conversation) -> None:
+        """Persist a changed conversation (or delete it when ended)."""
+        if not conv.changed:
+            return
+        try:
+            if conv.state is None:
+                self.connection.delete(self._key(conv.user_id))
+            else:
+                payload = json.dumps({"state": conv.state, "data": conv.data}, ensure_ascii=False)
+                self.connection.set(self._key(conv.user_id), payload, ex=self.ttl)
+        except redis.RedisError:
+            log.warning("conversation store unavailable; step of %s not saved", conv.user_id)

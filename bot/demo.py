@@ -1,0 +1,184 @@
+"""`ztc demo`: the whole bot on one machine — embedded Redis, SQLite, web, worker, cron, and the
+local WeCom stand-in — then a chat as a demo person. With DATABASE_URL/REDIS_URL set it uses
+those instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import select
+
+from bot.clock import Clock
+from bot.db import session_scope
+from bot.embedded_redis import is_up, socket_url, start_embedded_redis, stop_embedded_redis
+from bot.importing import import_file
+from bot.migrations import upgrade
+from bot.models import BindingStatus, Enterprise, EnterpriseMember, Person
+from bot.runtime import Runtime
+from bot.settings import Settings
+
+DEMO_DIR = Path(__file__).parent / "demo"
+KINDS = ("departments", "people", "enterprises")
+
+
+def seed(runtime: Runtime) -> str:
+    """Import the demo county and bind its enterprise contacts (safe to run again)."""
+    lines = []
+    with session_scope(runtime.session_factory) as session:
+        for kind in KINDS:
+            report = import_file(session, kind, DEMO_DIR / f"{kind}.csv", clock=runtime.clock)
+            lines.append(f"{kind}: 新增 {report.created}，更新 {report.updated}")
+        bound = _bind_demo_members(session, runtime.clock)
+    lines.append(f"企业绑定: 新增 {bound}")
+    return "\n".join(lines)
+
+
+def _bind_demo_members(session, clock: Clock) -> int:  # type: ignore[no-untyped-def]
+    created = 0
+    with (DEMO_DIR / "members.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            person = session.scalar(select(Person).where(Person.wecom_userid == row["账号"]))
+            enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc == row["统一社会信用代码"]))
+            if person is None or enterprise is None or _bound(session, person, enterprise):
+                continue
+            now = clock.now()
+            session.add(
+                EnterpriseMember(
+                    person=person, enterprise=enterprise, status=BindingStatus.CONFIRMED.value,
+                    requested_at=now, decided_at=now,
+                )
+            )  # fmt: skip
+            created += 1
+    return created
+
+
+def _bound(session, person: Person, enterprise: Enterprise) -> bool:  # type: ignore[no-untyped-def]
+    query = select(EnterpriseMember.id).where(
+        EnterpriseMember.person_id == person.id, EnterpriseMember.enterprise_id == enterprise.id
+    )
+    return session.scalar(query) is not None
+
+
+class Processes:
+    """The demo's child processes, stopped together."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        self.log_dir = log_dir
+        self.env = env
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, *args: str) -> None:
+        """Start `ztc <args>` with its output in var/log/<name>.log."""
+        log = (self.log_dir / f"{name}.log").open("ab")
+        command = [sys.executable, "-m", "bot.cli", *args]
+        self.children.append(subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT))  # noqa: S603
+
+    def stop(self) -> None:
+        """SIGTERM everyone, then wait (RQ finishes the job in hand)."""
+        for child in self.children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self.children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _wait_for(url: str, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not start; see var/log/")
+
+
+def demo_environment(settings: Settings, standin_port: int, redis_url: str) -> dict[str, str]:
+    """The environment of the demo's processes: our Redis, our database, the stand-in as WeCom."""
+    env = dict(os.environ)
+    env.update(
+        REDIS_URL=redis_url,
+        DATABASE_URL=settings.database_url,
+        WECOM_API_BASE=f"http://127.0.0.1:{standin_port}/cgi-bin/",
+        WECOM_CORP_ID=settings.wecom_corp_id,
+        WECOM_SECRET=settings.wecom_secret,
+        WECOM_TOKEN=settings.wecom_token,
+        WECOM_AES_KEY=settings.wecom_aes_key,
+        WECOM_AGENT_ID=str(settings.wecom_agent_id),
+        TZ=settings.tz,
+    )
+    return env
+
+
+def run_demo(settings: Settings, *, port: int, standin_port: int, user: str, chat: bool) -> None:
+    """Start everything, chat (or wait), and stop everything on exit."""
+    var = settings.var_dir
+    (var / "log").mkdir(parents=True, exist_ok=True)
+    redis_url, own_redis = _redis_for_demo(settings)
+    env = demo_environment(settings, standin_port, redis_url)
+    upgrade(settings.database_url)
+    runtime = Runtime.build(settings.with_(redis_url=redis_url))
+    print(seed(runtime))
+    procs = Processes(var / "log", env)
+    try:
+        _start_all(procs, port, standin_port)
+        print(_banner(port, standin_port, redis_url, settings.database_url))
+        if chat and sys.stdin.isatty():
+            from bot.standin.chat import run_chat
+
+            run_chat(
+                settings,
+                user=user,
+                web_url=f"http://127.0.0.1:{port}",
+                standin_url=f"http://127.0.0.1:{standin_port}",
+            )
+        else:
+            # Block first, so SIGTERM reaches sigwait instead of killing us before cleanup.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        procs.stop()
+        if own_redis:
+            stop_embedded_redis(var)
+
+
+def _redis_for_demo(settings: Settings) -> tuple[str, bool]:
+    if settings.redis_url:
+        return settings.redis_url, False
+    url = socket_url(settings.var_dir)
+    if is_up(url):
+        return url, False
+    start_embedded_redis(settings.var_dir, daemonize=True)
+    return url, True
+
+
+def _start_all(procs: Processes, port: int, standin_port: int) -> None:
+    procs.start("standin", "standin", "--port", str(standin_port))
+    _wait_for(f"http://127.0.0.1:{standin_port}/_standin/messages", "the WeCom stand-in")
+    procs.start("web", "web", "--port", str(port))
+    procs.start("worker", "worker")
+    procs.start("cron", "cron")
+    _wait_for(f"http://127.0.0.1:{port}/healthz", "the web process")
+
+
+def _banner(port: int, standin_port: int, redis_url: str, database_url: str) -> str:
+    return (
+        "\n政企直通车 demo is running:\n"
+        f"  webhook      http://127.0.0.1:{port}/wecom/callback\n"
+        f"  WeCom 替身   http://127.0.0.1:{standin_port}/_standin/messages\n"
+        f"  Redis        {redis_url}\n"
+        f"  database     {database_url}\n"
+        "  logs         var/log/\n"
+    )

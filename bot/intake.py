@@ -1,0 +1,195 @@
+"""From a parsed Inbound to replies: store, dedupe, identify, dispatch, answer — transport-free.
+
+The order is what makes the promises hold:
+1. the message is stored (unique dedup key) before anything else, so it is never lost and a
+   platform retry of the same delivery finds the row and does not act twice;
+2. the handler runs in one transaction that also marks the row handled and writes the outbox
+   rows, so either all of it happened or none of it did;
+3. a slow handler (or one that overran the passive-reply deadline) answers through the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db import session_scope
+from bot.errors import DomainError
+from bot.messages import Inbound
+from bot.models import InboundMessage, InboundStatus, Person
+from bot.outbox import OutboxWriter
+from bot.replies import Reply, Text, reply_from_dict, reply_to_dict
+from bot.routing import Context, Route, as_list
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PASSIVE_DEADLINE = 3.0  # seconds: past this, answer through the API (WeCom gives up at 5 s)
+ACK_SLOW = Text("收到，正在处理，请稍候…")
+SORRY = Text("抱歉，系统处理您的消息时出错了，我们已记录。请稍后再试，或发送「帮助」。")
+
+
+@dataclass(frozen=True)
+class Received:
+    """What the webhook answers: the passive replies (maybe none)."""
+
+    replies: list[Reply]
+    duplicate: bool = False
+
+
+def find_person(session: Session, user_id: str) -> Person | None:
+    """The active person with this WeCom userid, if any."""
+    query = select(Person).where(Person.wecom_userid == user_id, Person.active.is_(True))
+    return session.scalar(query)
+
+
+class Intake:
+    """Receives inbound messages for one runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    def receive(self, inbound: Inbound) -> Received:
+        """Store, then answer now (fast handlers) or hand to a worker (slow ones)."""
+        started = time.monotonic()
+        inbound_id = self._store(inbound)
+        if inbound_id is None:
+            return Received(self._stored_reply(inbound.dedup_key), duplicate=True)
+        route = self._route(inbound)
+        if route.slow:
+            if not self.rt.enqueue_handling(inbound_id):
+                return Received([Text("收到。系统繁忙，处理结果稍后发给您。")])
+            return Received([ACK_SLOW])
+        return Received(self.handle(inbound_id, route=route, started=started))
+
+    def _store(self, inbound: Inbound) -> int | None:
+        """Insert the message; None when this delivery was stored before (a platform retry)."""
+        row = InboundMessage(
+            channel=inbound.channel.value,
+            dedup_key=inbound.dedup_key,
+            user_id=inbound.user_id,
+            kind=inbound.kind.value,
+            payload=inbound.to_dict(),
+            status=InboundStatus.RECEIVED.value,
+            received_at=self.rt.clock.now(),
+        )
+        try:
+            with session_scope(self.rt.session_factory) as session:
+                session.add(row)
+                session.flush()
+                return row.id
+        except IntegrityError:
+            log.info("duplicate delivery %s ignored", inbound.dedup_key)
+            return None
+
+    def _stored_reply(self, dedup_key: str) -> list[Reply]:
+        # A retry arrives when our first answer did not reach WeCom in time: answer it again.
+        with session_scope(self.rt.session_factory) as session:
+            stored = session.scalar(select(InboundMessage.reply).where(InboundMessage.dedup_key == dedup_key))
+        return [reply_from_dict(r) for r in stored or []]
+
+    def _route(self, inbound: Inbound) -> Route:
+        with session_scope(self.rt.session_factory) as session:
+            person = find_person(session, inbound.user_id)
+            state = self.rt.conversations.load(inbound.user_id).state
+            return self.rt.dispatcher.resolve(inbound, person, state)
+
+    def handle(
+        self, inbound_id: int, *, route: Route | None = None, started: float | None = None
+    ) -> list[Reply]:
+        """Run the handler for a stored message once; replies to answer passively (if still in time)."""
+        passive = started is not None
+        try:
+            return self._run(inbound_id, route, started, passive, refusal=None)
+        except DomainError as exc:
+            # The handler's changes are rolled back; the refusal is the answer.
+            return self._run(inbound_id, None, started, passive, refusal=Text(exc.message))
+        except Exception:
+            log.exception("handler failed for inbound %s", inbound_id)
+            self._mark_failed(inbound_id, apologise=not passive)
+            return [SORRY] if passive else []
+
+    def _run(
+        self,
+        inbound_id: int,
+        route: Route | None,
+        started: float | None,
+        passive: bool,
+        refusal: Reply | None,
+    ) -> list[Reply]:
+        with session_scope(self.rt.session_factory) as session:
+            if not self._claim(session, inbound_id):
+                return []  # handled already (a retried job, the sweeper and the webhook raced)
+            row = session.get_one(InboundMessage, inbound_id)
+            inbound = Inbound.from_dict(row.payload)
+            outbox = OutboxWriter(session, self.rt.clock, inbound.channel.value)
+            ctx = self._context(session, inbound, outbox)
+            if refusal is not None:
+                replies = [refusal]
+            else:
+                route = route or self.rt.dispatcher.resolve(inbound, ctx.person, ctx.conversation.state)
+                replies = as_list(route.call(ctx))
+            in_time = passive and started is not None and time.monotonic() - started < PASSIVE_DEADLINE
+            answer_now = self._split(replies, in_time, inbound, outbox)
+            row.reply = [reply_to_dict(r) for r in answer_now]
+            new_rows = outbox.scheduled()
+        if refusal is None:
+            self.rt.conversations.save(ctx.conversation)
+        self.rt.enqueue_rows(new_rows)
+        return answer_now
+
+    def _claim(self, session: Session, inbound_id: int) -> bool:
+        claimed = session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == inbound_id, InboundMessage.status == InboundStatus.RECEIVED.value)
+            .values(status=InboundStatus.HANDLED.value, handled_at=self.rt.clock.now())
+        )
+        return claimed.rowcount == 1  # type: ignore[attr-defined]
+
+    def _context(self, session: Session, inbound: Inbound, outbox: OutboxWriter) -> Context:
+        return Context(
+            session=session,
+            clock=self.rt.clock,
+            inbound=inbound,
+            person=find_person(session, inbound.user_id),
+            outbox=outbox,
+            conversation=self.rt.conversations.load(inbound.user_id),
+            services=self.rt.services,
+        )
+
+    @staticmethod
+    def _split(replies: list[Reply], in_time: bool, inbound: Inbound, outbox: OutboxWriter) -> list[Reply]:
+        """The first text goes back passively if still in time; everything else via the outbox."""
+        answer_now: list[Reply] = []
+        if in_time and replies and isinstance(replies[0], Text):
+            answer_now, replies = [replies[0]], replies[1:]
+        for index, reply in enumerate(replies):
+            outbox.add(inbound.user_id, reply, key=f"{inbound.dedup_key}:reply:{index}")
+        return answer_now
+
+    def _mark_failed(self, inbound_id: int, *, apologise: bool) -> None:
+        """Record the failure; a person answered by a worker still hears that it failed."""
+        with session_scope(self.rt.session_factory) as session:
+            row = session.get_one(InboundMessage, inbound_id)
+            row.status = InboundStatus.FAILED.value
+            row.error = "handler raised; see logs"
+            outbox = OutboxWriter(session, self.rt.clock, row.channel)
+            if apologise:
+                outbox.add(row.user_id, SORRY, key=f"{row.dedup_key}:sorry")
+            new_rows = outbox.scheduled()
+        self.rt.enqueue_rows(new_rows)
+
+
+def stale_inbound(session: Session, runtime: Runtime, older_than: timedelta) -> list[int]:
+    """Ids of messages stored but never handled (a crash, or Redis down on the slow path)."""
+    cutoff = runtime.clock.now() - older_than
+    query = select(InboundMessage.id).where(
+        InboundMessage.status == InboundStatus.RECEIVED.value, InboundMessage.received_at < cutoff
+    )
+    return list(session.scalars(query.limit(500)))

@@ -1,0 +1,218 @@
+"""The durable outbox: every outbound message is a row first, then an RQ job, then a send.
+
+Exactly once to the user's eye:
+- a row is written in the same transaction as the change that causes it, with a unique
+  idempotency key, so a re-run handler cannot queue it twice;
+- a worker claims the row with a conditional UPDATE (pending → sending, with a lease), so two
+  jobs for one row cannot both send;
+- a worker killed after sending leaves the row `sending`; when the lease runs out the sweeper
+  queues it again, and WeCom's `enable_duplicate_check` drops the repeat on the platform side.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.db import session_scope
+from bot.models import OutboxMessage, OutboxStatus
+from bot.replies import CardUpdate, File, GroupText, Image, Reply, reply_from_dict, reply_to_dict
+from bot.wecom.client import Permanent, RateLimited, SendResult, TokenInvalid, Transient, WeComClient
+from bot.wecom.outbound import render_app_message, render_card_update, render_group_message
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+SWEEP_GRACE = timedelta(seconds=30)  # rows younger than this still have their first job coming
+
+
+class Enqueue(Protocol):
+    """Schedules deliver(outbox_id) now or at a moment, once per (row, tag)."""
+
+    def __call__(self, outbox_id: int, tag: str, when: datetime | None = None) -> None: ...
+
+
+class OutboxWriter:
+    """Adds outbound rows to the caller's session; the caller enqueues them after commit."""
+
+    def __init__(self, session: Session, clock: Clock, channel: str = "wecom") -> None:
+        self.session = session
+        self.clock = clock
+        self.channel = channel
+        self.rows: list[OutboxMessage] = []
+
+    def add(self, recipient: str, reply: Reply, *, key: str, not_before: datetime | None = None) -> None:
+        """Queue one message to one recipient, once per idempotency key."""
+        if isinstance(reply, GroupText):
+            recipient = f"group:{reply.webhook_key}"
+        exists = self.session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
+        if exists is not None:
+            return  # the same cause ran before (a retried job): the message is already queued
+        now = self.clock.now()
+        row = OutboxMessage(
+            idempotency_key=key,
+            channel=self.channel,
+            recipient=recipient,
+            payload=reply_to_dict(reply),
+            status=OutboxStatus.PENDING.value,
+            attempts=0,
+            not_before=not_before or now,
+            created_at=now,
+        )
+        self.session.add(row)
+        self.rows.append(row)
+
+    def scheduled(self) -> list[tuple[int, datetime]]:
+        """(id, not_before) of the rows added, after the session flushed them."""
+        self.session.flush()
+        return [(row.id, row.not_before) for row in self.rows]
+
+
+@dataclass
+class Deliverer:
+    """Sends one outbox row through the WeCom client, honouring limits, retries and leases."""
+
+    session_factory: sessionmaker[Session]
+    client: WeComClient
+    clock: Clock
+    agent_id: int
+    enqueue: Enqueue
+    wait_for_slot: Callable[[str, int], float]  # SendLimiter.wait_seconds
+
+    def deliver(self, outbox_id: int) -> str:
+        """Claim, send and record one row; returns what happened (for the job's result)."""
+        row = self._claim(outbox_id)
+        if row is None:
+            return "skipped"
+        wait = self.wait_for_slot(row.recipient, int(self.clock.now().timestamp() * 1000))
+        if wait:
+            # Our own limit is not a failed attempt: give the attempt back.
+            return self._defer(
+                row, timedelta(seconds=wait), "rate limit: waiting for a send slot", attempts=row.attempts - 1
+            )
+        try:
+            result = self._send(row)
+        except RateLimited as exc:
+            return self._defer(row, _backoff(row.attempts), f"rate limited: {exc}")
+        except (Transient, TokenInvalid) as exc:
+            if row.attempts >= MAX_ATTEMPTS:
+                return self._fail(row, f"gave up after {row.attempts} attempts: {exc}")
+            return self._defer(row, _backoff(row.attempts), f"transient: {exc}")
+        except Permanent as exc:
+            return self._fail(row, f"permanent: {exc}")
+        return self._mark_sent(row, result)
+
+    def _claim(self, outbox_id: int) -> OutboxMessage | None:
+        now = self.clock.now()
+        with session_scope(self.session_factory) as session:
+            claimed = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == outbox_id, OutboxMessage.not_before <= now, _claimable(now))
+                .values(
+                    status=OutboxStatus.SENDING.value,
+                    attempts=OutboxMessage.attempts + 1,
+                    lease_until=now + LEASE,
+                )
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return session.get(OutboxMessage, outbox_id)
+
+    def _send(self, row: OutboxMessage) -> SendResult:
+        reply = reply_from_dict(row.payload)
+        if isinstance(reply, GroupText):
+            raw = self.client.send_group(reply.webhook_key, render_group_message(reply))
+            return SendResult(msgid=None, invalid_users=[], raw=raw)
+        if isinstance(reply, CardUpdate):
+            raw = self.client.update_template_card(render_card_update(reply, self.agent_id, [row.recipient]))
+            return SendResult(msgid=None, invalid_users=[], raw=raw)
+        reply = self._uploaded(reply)
+        return self.client.send_message(render_app_message(reply, row.recipient, self.agent_id))
+
+    def _uploaded(self, reply: Reply) -> Reply:
+        # Files are uploaded at send time: media ids expire after three days.
+        if isinstance(reply, Image) and reply.path and not reply.media_id:
+            return Image(media_id=self.client.upload_media(reply.path, "image"))
+        if isinstance(reply, File) and reply.path and not reply.media_id:
+            return File(media_id=self.client.upload_media(reply.path, "file"))
+        return reply
+
+    def _finish(self, row: OutboxMessage, **values: Any) -> None:
+        with session_scope(self.session_factory) as session:
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id).values(lease_until=None, **values)
+            )
+
+    def _mark_sent(self, row: OutboxMessage, result: SendResult) -> str:
+        invalid = [u for u in result.invalid_users if u.lower() == row.recipient.lower()]
+        if invalid:
+            # WeCom answered 200 but did not deliver: the recipient left or was never licensed.
+            return self._fail(row, "invaliduser: recipient unknown to WeCom", invalid_users="|".join(invalid))
+        self._finish(
+            row, status=OutboxStatus.SENT.value, sent_at=self.clock.now(), platform_msgid=result.msgid
+        )
+        return "sent"
+
+    def _defer(self, row: OutboxMessage, wait: timedelta, reason: str, **values: Any) -> str:
+        when = self.clock.now() + wait
+        self._finish(row, status=OutboxStatus.PENDING.value, not_before=when, last_error=reason, **values)
+        self.enqueue(row.id, f"t{int(when.timestamp() * 1000)}", when)
+        log.info("outbox %s deferred %.0fs: %s", row.id, wait.total_seconds(), reason)
+        return "deferred"
+
+    def _fail(self, row: OutboxMessage, reason: str, **values: Any) -> str:
+        self._finish(row, status=OutboxStatus.FAILED.value, last_error=reason, **values)
+        log.warning("outbox %s failed: %s", row.id, reason)
+        return "failed"
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        OutboxMessage.status == OutboxStatus.PENDING.value,
+        (OutboxMessage.status == OutboxStatus.SENDING.value) & (OutboxMessage.lease_until < now),
+    )
+
+
+def _backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … capped at 10 minutes."""
+    return timedelta(seconds=min(600, 5 * 2 ** max(0, attempts - 1)))
+
+
+def due_for_sweep(session: Session, now: datetime, limit: int = 500) -> list[tuple[int, int]]:
+    """(id, attempts) of rows whose job may have been lost (Redis was down, a worker died)."""
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.attempts)
+        .where(OutboxMessage.not_before <= now - SWEEP_GRACE, _claimable(now))
+        .order_by(OutboxMessage.not_before)
+        .limit(limit)
+    )
+    return [(row.id, row.attempts) for row in rows]
+
+
+def failed_rows(session: Session, limit: int = 100) -> list[OutboxMessage]:
+    """The dead-letter list an admin reviews (`ztc outbox failed`)."""
+    query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED.value)
+    return list(session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))
+
+
+def requeue_failed(session: Session, now: datetime, ids: list[int] | None = None) -> list[int]:
+    """Put failed rows back to pending (`ztc outbox retry`); returns their ids to enqueue."""
+    query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED.value)
+    if ids:
+        query = query.where(OutboxMessage.id.in_(ids))
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.status = OutboxStatus.PENDING.value
+        row.not_before = now
+        row.attempts = 0
+        row.last_error = None
+    session.flush()
+    return [row.id for row in rows]

@@ -1,0 +1,77 @@
+"""Redis connection and the RQ queues, in one place so web, worker and cron agree on names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry as RedisRetry
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import JobStatus
+
+from bot.embedded_redis import ensure_embedded_redis
+from bot.settings import Settings
+
+INBOUND = "inbound"  # slow handlers: a person is waiting
+OUTBOX = "outbox"  # sends
+DEFAULT = "default"  # reminders, sweeps, digests
+ALL = (INBOUND, OUTBOX, DEFAULT)  # the worker's priority order
+RETRY = Retry(max=3, interval=[10, 60, 300])
+
+
+def redis_url(settings: Settings) -> str:
+    """REDIS_URL, or the embedded server's socket (started if needed)."""
+    return settings.redis_url or ensure_embedded_redis(settings.var_dir)
+
+
+# redis-py 8 retries a refused connection with backoff for ~4 s by default: far too long inside
+# WeCom's 5-second window. One immediate retry, short timeouts; callers degrade on RedisError.
+CLIENT_OPTIONS: dict[str, Any] = {
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 2.0,
+    "health_check_interval": 30,
+    "retry": RedisRetry(NoBackoff(), 1),
+}
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """A client that fails fast: a Redis outage must not hang a webhook request."""
+    return redis.Redis.from_url(redis_url(settings), **CLIENT_OPTIONS)
+
+
+class Queues:
+    """The named RQ queues over one connection."""
+
+    def __init__(self, connection: redis.Redis, prefix: str = "ztc") -> None:
+        self.connection = connection
+        self.prefix = prefix
+        self._queues = {name: Queue(f"{prefix}-{name}", connection=connection) for name in ALL}
+
+    def __getitem__(self, name: str) -> Queue:
+        return self._queues[name]
+
+    def all(self) -> list[Queue]:
+        """In priority order, for the worker."""
+        return [self._queues[name] for name in ALL]
+
+    def enqueue(self, name: str, func: Any, *args: Any, job_id: str, **kwargs: Any) -> bool:
+        """Enqueue once per job id, with bounded retries (RQ reruns the whole job); False if already there."""
+        try:
+            self._queues[name].enqueue(func, *args, job_id=job_id, unique=True, retry=RETRY, **kwargs)
+        except DuplicateJobError:
+            return False
+        return True
+
+    def enqueue_at(self, name: str, when: datetime, func: Any, *args: Any, job_id: str) -> bool:
+        """Run at a moment, once per job id; needs a worker with the scheduler (`ztc worker` has it)."""
+        queue = self._queues[name]
+        # Queue.enqueue_at ignores `unique` (RQ 2.12), so build and schedule the job ourselves.
+        job = queue.create_job(func, args=args, job_id=job_id, retry=RETRY, status=JobStatus.SCHEDULED)
+        try:
+            queue.schedule_job(job, when, unique=True)
+        except DuplicateJobError:
+            return False
+        return True

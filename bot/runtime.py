@@ -1,0 +1,134 @@
+"""The wiring of one process: settings, database, Redis, queues, clock, dispatcher, WeCom client.
+
+Built once by the web factory, the worker (before forking) and the CLI; nothing is created at
+import time. Jobs are referenced by dotted name, so `bot` never imports `jobs`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.conversation import ConversationStore
+from bot.db import make_engine, make_session_factory
+from bot.outbox import Deliverer
+from bot.queues import DEFAULT, INBOUND, OUTBOX, Queues, connect
+from bot.ratelimit import SendLimiter
+from bot.routing import Dispatcher, Router
+from bot.settings import Settings
+from bot.wecom.client import WeComClient
+
+log = logging.getLogger(__name__)
+
+DELIVER_JOB = "jobs.outbox.deliver"
+HANDLE_JOB = "jobs.inbound.handle"
+OUTBOX_JOB_TTLS = {"result_ttl": 60, "failure_ttl": 600}  # ids free again soon: the row is the truth
+
+
+@dataclass
+class Runtime:
+    """Everything a request or a job needs, explicitly wired."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    redis: redis.Redis
+    queues: Queues
+    clock: Clock
+    dispatcher: Dispatcher
+    conversations: ConversationStore
+    services: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        connection: redis.Redis | None = None,
+        routers: Sequence[Router] | None = None,
+        engine: Engine | None = None,
+    ) -> Runtime:
+        """Wire a runtime from settings; tests pass their own clock, Redis and engine."""
+        if routers is None:
+            from handlers import ALL_ROUTERS  # the app mounts features, not the reverse
+
+            routers = ALL_ROUTERS
+        engine = engine or make_engine(settings.database_url)
+        connection = connection or connect(settings)
+        dispatcher = Dispatcher(routers)
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_factory=make_session_factory(engine),
+            redis=connection,
+            queues=Queues(connection, settings.queue_prefix),
+            clock=clock or SystemClock(),
+            dispatcher=dispatcher,
+            conversations=ConversationStore(
+                connection, settings.conversation_ttl_seconds, settings.queue_prefix
+            ),
+            services={"dispatcher": dispatcher},
+        )
+
+    @cached_property
+    def client(self) -> WeComClient:
+        """The WeCom API client (token shared through Redis)."""
+        s = self.settings
+        return WeComClient(
+            corp_id=s.wecom_corp_id,
+            secret=s.wecom_secret,
+            agent_id=s.wecom_agent_id,
+            api_base=s.wecom_api_base,
+            redis=self.redis,
+        )
+
+    @cached_property
+    def deliverer(self) -> Deliverer:
+        """The outbox sender."""
+        limiter = SendLimiter(self.redis, self.settings.queue_prefix, self.settings.per_member_per_minute)
+        return Deliverer(
+            session_factory=self.session_factory,
+            client=self.client,
+            clock=self.clock,
+            agent_id=self.settings.wecom_agent_id,
+            enqueue=self.enqueue_delivery,
+            wait_for_slot=limiter.wait_seconds,
+        )
+
+    def enqueue_delivery(self, outbox_id: int, tag: str, when: datetime | None = None) -> None:
+        """Queue deliver(outbox_id); a Redis outage is logged, and the sweeper catches up later."""
+        job_id = f"outbox-{outbox_id}-{tag}"
+        try:
+            if when is None or when <= self.clock.now():
+                self.queues.enqueue(OUTBOX, DELIVER_JOB, outbox_id, job_id=job_id, **OUTBOX_JOB_TTLS)
+            else:
+                self.queues.enqueue_at(OUTBOX, when, DELIVER_JOB, outbox_id, job_id=job_id)
+        except redis.RedisError as exc:
+            log.warning("outbox %s not queued (%s); the sweeper will queue it", outbox_id, exc)
+
+    def enqueue_rows(self, rows: Sequence[tuple[int, datetime]]) -> None:
+        """Queue the rows an OutboxWriter added, after their transaction committed."""
+        for outbox_id, not_before in rows:
+            self.enqueue_delivery(outbox_id, "new", not_before)
+
+    def enqueue_handling(self, inbound_id: int) -> bool:
+        """Hand a stored inbound message to a worker; False if Redis is unreachable."""
+        try:
+            self.queues.enqueue(INBOUND, HANDLE_JOB, inbound_id, job_id=f"inbound-{inbound_id}")
+        except redis.RedisError as exc:
+            log.warning("inbound %s not queued (%s); the sweeper will queue it", inbound_id, exc)
+            return False
+        return True
+
+    def enqueue_default(self, func: str, *args: object, job_id: str) -> bool:
+        """Queue a background job on the default queue, once per job id."""
+        return self.queues.enqueue(DEFAULT, func, *args, job_id=job_id)

@@ -1,0 +1,67 @@
+"""Every periodic job in one list, with schedules in the county's local time.
+
+RQ's cron evaluates cron expressions in UTC (RQ 2.x; RQ 3 uses the process's zone), skips
+missed windows and takes no lock, so two cron processes would enqueue everything twice. So the
+cron process only enqueues `tick` every 20 s; `tick` works out which local-time runs fell due,
+claims each run once with Redis SET NX, and enqueues it with a job id unique to its period.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from bot.queues import DEFAULT, INBOUND
+from jobs.runtime import current
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 20
+TICK_QUEUE = INBOUND  # the highest-priority queue: a backlog of digests must not delay the clock
+CLAIM_TTL = int(timedelta(days=2).total_seconds())
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job that runs on a local-time cron schedule."""
+
+    name: str
+    cron: str  # minute hour day month weekday, in local time (TZ, default Asia/Shanghai)
+    func: str  # dotted path of the job
+    queue: str = DEFAULT
+    catch_up: timedelta = timedelta(minutes=2)  # a run missed by less than this still happens
+
+
+SCHEDULE: list[Periodic] = [
+    Periodic("outbox-sweep", "* * * * *", "jobs.outbox.sweep"),
+    Periodic("inbound-sweep", "* * * * *", "jobs.inbound.sweep"),
+]
+
+
+def due_runs(periodic: Periodic, since: datetime, until: datetime, zone: ZoneInfo) -> list[datetime]:
+    """The scheduled moments in (since, until], as aware local datetimes."""
+    runs: list[datetime] = []
+    it = croniter(periodic.cron, since.astimezone(zone))
+    while (moment := it.get_next(datetime)) <= until:
+        runs.append(moment)
+    return runs
+
+
+def tick() -> list[str]:
+    """Enqueue every periodic run that fell due, once, whichever cron process asked first."""
+    rt = current()
+    now = rt.clock.now()
+    started: list[str] = []
+    for periodic in SCHEDULE:
+        for moment in due_runs(periodic, now - periodic.catch_up, now, rt.settings.zone):
+            run_id = f"cron-{periodic.name}-{moment:%Y%m%dT%H%M}"
+            if rt.redis.set(f"{rt.settings.queue_prefix}:{run_id}", 1, nx=True, ex=CLAIM_TTL):
+                rt.queues.enqueue(periodic.queue, periodic.func, job_id=run_id)
+                started.append(run_id)
+    if started:
+        log.info("cron started %s", ", ".join(started))
+    return started
