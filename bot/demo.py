@@ -132,6 +132,8 @@ def run_demo(settings: Settings, *, port: int, standin_port: int, user: str, cha
     runtime = Runtime.build(settings.with_(redis_url=redis_url))
     print(seed(runtime))
     procs = Processes(var / "log", env)
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal still cleans up
+        signal.signal(signum, _exit_on_signal)
     try:
         _start_all(procs, port, standin_port)
         print(_banner(port, standin_port, redis_url, settings.database_url))
@@ -152,6 +154,10 @@ def run_demo(settings: Settings, *, port: int, standin_port: int, user: str, cha
         procs.stop()
         if own_redis:
             stop_embedded_redis(var)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _redis_for_demo(settings: Settings) -> tuple[str, bool]:

@@ -77,18 +77,6 @@ class ChatSession:
                 if message.get("response_code"):
                     self.last_card = message
 
-    def skip_history(self) -> None:
-        """Start a person's view from now (old pushes are not replayed)."""
-        self.seen.setdefault(self.user, 0)
-        self.poll_silently()
-
-    def poll_silently(self) -> None:
-        shown, self.show = self.show, lambda _text: None
-        try:
-            self.poll()
-        finally:
-            self.show = shown
-
 
 def _passive_text(xml: str) -> str:
     root = fromstring(xml)
@@ -129,7 +117,6 @@ def run_chat(settings: Settings, *, user: str, web_url: str, standin_url: str) -
         agent_id=settings.wecom_agent_id,
     )
     chat = ChatSession(platform, standin_url.rstrip("/"), user)
-    chat.skip_history()
     stop = threading.Event()
     threading.Thread(target=_poll_forever, args=(chat, stop), daemon=True).start()
     print(HELP)
@@ -163,8 +150,8 @@ def _loop(chat: ChatSession) -> None:
 def _command(chat: ChatSession, line: str) -> None:
     if line.startswith("/as "):
         chat.user = line[4:].strip()
-        chat.skip_history()
         print(f"现在您是 {chat.user}。")
+        chat.poll()  # what the bot pushed to this person while you were someone else
     elif line.startswith("/click"):
         arg = line[6:].strip()
         chat.click(int(arg) if arg.isdigit() else 0)

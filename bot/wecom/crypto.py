@@ -113,8 +113,8 @@ class CallbackCrypto:
         """Raise CryptoError("bad signature") unless msg_signature matches, in constant time."""
         expected = self.signature(timestamp, nonce, encrypt).encode("ascii")
         given = _require_text(msg_signature, "msg_signature").encode("utf-8", "replace")
-        # No timestamp freshness check: every official sample vector is years old, and replays
-        # are caught by dedup on MsgId anyway.
+        # No timestamp freshness check: every official sample vector is years old. Replays within
+        # the dedup window are caught by the dedup key; older ones are not (a max-age check would go here).
         if not hmac.compare_digest(expected, given):
             raise CryptoError("bad signature")
 
