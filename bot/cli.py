@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from dotenv import load_dotenv
 
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 
 def _settings() -> Settings:
@@ -19,7 +23,7 @@ def _settings() -> Settings:
         raise click.ClickException(f"配置错误 / bad setting: {exc}") from exc
 
 
-def _runtime():  # type: ignore[no-untyped-def]
+def _runtime() -> Runtime:
     from bot.logs import setup_logging
     from bot.runtime import Runtime
 

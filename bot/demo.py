@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import session_scope
@@ -41,7 +42,7 @@ def seed(runtime: Runtime) -> str:
     return "\n".join(lines)
 
 
-def _bind_demo_members(session, clock: Clock) -> int:  # type: ignore[no-untyped-def]
+def _bind_demo_members(session: Session, clock: Clock) -> int:
     created = 0
     with (DEMO_DIR / "members.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -60,7 +61,7 @@ def _bind_demo_members(session, clock: Clock) -> int:  # type: ignore[no-untyped
     return created
 
 
-def _bound(session, person: Person, enterprise: Enterprise) -> bool:  # type: ignore[no-untyped-def]
+def _bound(session: Session, person: Person, enterprise: Enterprise) -> bool:
     query = select(EnterpriseMember.id).where(
         EnterpriseMember.person_id == person.id, EnterpriseMember.enterprise_id == enterprise.id
     )

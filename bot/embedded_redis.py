@@ -73,11 +73,10 @@ def start_embedded_redis(var_dir: Path, *, daemonize: bool) -> subprocess.Popen[
     ]  # fmt: skip
     proc = subprocess.Popen(args)  # noqa: S603 - fixed argument list, our own binary
     if daemonize:
-        proc.wait(timeout=10)
-        proc = None
+        proc.wait(timeout=10)  # the daemon forks away; this is only the launcher
     _wait_until_up(socket_url(var_dir))
     log.info("embedded redis-server on %s", sock)
-    return proc
+    return None if daemonize else proc
 
 
 def _wait_until_up(url: str, timeout: float = 10.0) -> None:

@@ -133,7 +133,7 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
         )
     if kind == "GroupText":
         values["mentioned"] = tuple(values.get("mentioned", ()))
-    return _TYPES[kind](**values)  # type: ignore[no-any-return]
+    return _TYPES[kind](**values)
 
 
 def _card_from_dict(values: dict[str, Any]) -> TemplateCard:

@@ -347,4 +347,4 @@ def as_list(result: HandlerResult) -> list[Reply]:
         return []
     if isinstance(result, Sequence) and not isinstance(result, str):
         return list(result)
-    return [result]  # type: ignore[list-item]
+    return [result]

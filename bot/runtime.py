@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-import redis
+from redis import Redis, RedisError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,7 +40,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
-    redis: redis.Redis
+    redis: Redis
     queues: Queues
     clock: Clock
     dispatcher: Dispatcher
@@ -53,7 +53,7 @@ class Runtime:
         settings: Settings,
         *,
         clock: Clock | None = None,
-        connection: redis.Redis | None = None,
+        connection: Redis | None = None,
         routers: Sequence[Router] | None = None,
         engine: Engine | None = None,
     ) -> Runtime:
@@ -112,7 +112,7 @@ class Runtime:
                 self.queues.enqueue(OUTBOX, DELIVER_JOB, outbox_id, job_id=job_id, **OUTBOX_JOB_TTLS)
             else:
                 self.queues.enqueue_at(OUTBOX, when, DELIVER_JOB, outbox_id, job_id=job_id)
-        except redis.RedisError as exc:
+        except RedisError as exc:
             log.warning("outbox %s not queued (%s); the sweeper will queue it", outbox_id, exc)
 
     def enqueue_rows(self, rows: Sequence[tuple[int, datetime]]) -> None:
@@ -124,7 +124,7 @@ class Runtime:
         """Hand a stored inbound message to a worker; False if Redis is unreachable."""
         try:
             self.queues.enqueue(INBOUND, HANDLE_JOB, inbound_id, job_id=f"inbound-{inbound_id}")
-        except redis.RedisError as exc:
+        except RedisError as exc:
             log.warning("inbound %s not queued (%s); the sweeper will queue it", inbound_id, exc)
             return False
         return True

@@ -66,9 +66,8 @@ class ChatSession:
             since = self.seen.get(self.user, 0)
             url = f"{self.standin_url}/_standin/messages"
             try:
-                found = requests.get(url, params={"touser": self.user, "since": since}, timeout=3).json()[
-                    "messages"
-                ]
+                params = {"touser": self.user, "since": str(since)}
+                found = requests.get(url, params=params, timeout=3).json()["messages"]
             except (requests.RequestException, ValueError, KeyError):
                 return
             for message in found:
