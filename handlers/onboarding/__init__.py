@@ -10,6 +10,7 @@ from handlers.onboarding.cards import approval_card
 
 router = Router("onboarding")
 DECIDERS = (Role.OFFICIAL, Role.ADMIN)
+ASK_CODE, ASK_NAME = "bind.code", "bind.name"  # the guided 绑定's two steps
 
 
 @router.command(
@@ -17,7 +18,33 @@ DECIDERS = (Role.OFFICIAL, Role.ADMIN)
 )
 def bind(ctx: Context, args: str) -> HandlerResult:
     """企业人员绑定所在企业，由包联部门确认"""
+    if not args.strip():
+        ctx.conversation.goto(ASK_CODE)
+        return Text("请发送企业的统一社会信用代码（18位，见营业执照）。发送「取消」可随时退出。")
     code, name = service.parse_bind_args(args)
+    return _request(ctx, code, name)
+
+
+@router.state(ASK_CODE)
+def bind_code_step(ctx: Context, text: str) -> HandlerResult:
+    """Step 1 of a guided 绑定: the code (checked now, so a typo is asked again at once)."""
+    if ctx.person is not None and ctx.person.role_enum is not Role.ENTERPRISE:
+        ctx.conversation.end()
+        return Text("您是政府工作人员账号，无需绑定企业。")
+    ctx.conversation.goto(ASK_NAME, code=service.check_code(ctx.session, text))
+    return Text("请发送您的姓名（用于包联部门确认您的身份）。")
+
+
+@router.state(ASK_NAME)
+def bind_name_step(ctx: Context, text: str) -> HandlerResult:
+    """Step 2 of a guided 绑定: the applicant's name, then the request is filed."""
+    name = service.check_name(text)
+    replies = _request(ctx, ctx.conversation.data["code"], name)
+    ctx.conversation.end()
+    return replies
+
+
+def _request(ctx: Context, code: str, name: str | None) -> HandlerResult:
     request = service.request_binding(
         ctx.session, userid=ctx.inbound.user_id, person=ctx.person, code=code, name=name, now=ctx.now
     )

@@ -26,12 +26,23 @@ class BindingRequest:
 def parse_bind_args(args: str) -> tuple[str, str | None]:
     """「绑定 <统一社会信用代码> [姓名]」 → (code, name)."""
     parts = args.split()
-    if not parts:
-        raise Invalid("请在「绑定」后写上企业的统一社会信用代码，例如：绑定 91371526MA3C8X2Y4K 张伟")
     name = " ".join(parts[1:]).strip() or None
-    if name and len(name) > MAX_NAME:
-        raise Invalid(f"姓名太长了（最多{MAX_NAME}个字）。")
-    return parts[0], name
+    return parts[0], check_name(name) if name else None
+
+
+def check_name(text: str) -> str:
+    """A person's name as typed: not empty, not too long."""
+    name = text.strip()
+    if not name:
+        raise Invalid("请发送您的姓名。")
+    if len(name) > MAX_NAME:
+        raise Invalid(f"姓名太长了（最多{MAX_NAME}个字），请重新发送。")
+    return name
+
+
+def check_code(session: Session, text: str) -> str:
+    """A valid 统一社会信用代码 of a registered enterprise (the guided 绑定's first step)."""
+    return _enterprise_by_code(session, validate_uscc(text)).uscc
 
 
 def request_binding(

@@ -66,7 +66,6 @@ def test_officials_of_other_departments_cannot_confirm(runtime, standin, county,
 @pytest.mark.parametrize(
     "typed, expected",
     [
-        ("绑定", "请在「绑定」后写上企业的统一社会信用代码"),
         ("绑定 91371526MA3C8X2Y4", "应为18位"),
         ("绑定 9137152IMA3C8X2Y4K", "不是合法字符"),
         ("绑定 91371526MA0000001A", "校验位"),
@@ -91,3 +90,23 @@ def test_pending_list_shows_only_the_approvers_requests(runtime, county):
     chat.text("new_boss", f"绑定 {county['uscc']} 刘总")
     assert "刘总" in chat.text("gxj_wu", "绑定申请")
     assert "没有等待确认" in chat.text("swj_zheng", "绑定申请")
+
+
+def test_guided_binding_asks_step_by_step_and_a_typo_is_asked_again(runtime, county, session_factory):
+    chat = Chat(runtime)
+    assert "请发送企业的统一社会信用代码" in chat.text("new_boss", "绑定")
+    assert "校验位" in chat.text("new_boss", county["uscc"][:-1] + "0")  # typo: still at step 1
+    assert "请发送您的姓名" in chat.text("new_boss", county["uscc"])
+    assert "已提交绑定申请" in chat.text("new_boss", "刘总")
+    with session_factory() as s:
+        assert s.scalar(select(EnterpriseMember.status)) == BindingStatus.PENDING.value
+    assert "没有看懂" in chat.text("new_boss", "刘总")  # the conversation has ended
+
+
+def test_cancel_ends_a_guided_binding(runtime, county, session_factory):
+    chat = Chat(runtime)
+    chat.text("new_boss", "绑定")
+    assert chat.text("new_boss", "取消") == "已取消当前操作。"
+    assert "没有看懂" in chat.text("new_boss", county["uscc"])
+    with session_factory() as s:
+        assert s.scalar(select(EnterpriseMember.id)) is None
