@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -14,6 +13,7 @@ import pytest
 import redis
 
 from bot.replies import Button, CardUpdate, File, GroupText, TemplateCard, Text
+from bot.settings import DEMO_CORP_ID, DEMO_SECRET
 from bot.standin.server import StandinServer
 from bot.wecom.client import (
     Permanent,
@@ -26,8 +26,8 @@ from bot.wecom.client import (
 )
 from bot.wecom.outbound import render_app_message, render_card_update, render_group_message
 
-CORP_ID = "wwTestCorp"
-SECRET = "test-secret-abc123"
+CORP_ID = DEMO_CORP_ID  # the shared stand-in (tests/conftest.py) is this corp
+SECRET = DEMO_SECRET
 
 CARD = TemplateCard(
     card_type="button_interaction",
@@ -37,26 +37,10 @@ CARD = TemplateCard(
 )
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[StandinServer]:
-    """One stand-in for the module (starting a server per test is slow); reset per test."""
-    with StandinServer(corp_id=CORP_ID, secret=SECRET) as srv:
-        yield srv
-
-
 @pytest.fixture
-def standin(server: StandinServer) -> StandinServer:
-    """The stand-in with nothing recorded, issued or injected."""
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def rdb() -> Iterator[redis.Redis]:
-    """Redis db 14 (or REDIS_URL); the test removes only the keys it made."""
-    client = redis.Redis.from_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/14")
-    yield client
-    client.close()
+def rdb(redis_conn: redis.Redis) -> redis.Redis:
+    """The test run's real Redis (the machine's, or the embedded server), emptied."""
+    return redis_conn
 
 
 @pytest.fixture
