@@ -29,6 +29,7 @@ from bot.wecom.outbound import render_app_message, render_card_update, render_gr
 
 log = logging.getLogger(__name__)
 
+ALL_RECIPIENTS_INVALID = 81013
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 SWEEP_GRACE = timedelta(seconds=30)  # rows younger than this still have their first job coming
@@ -107,7 +108,16 @@ class Deliverer:
                 return self._fail(row, f"gave up after {row.attempts} attempts: {exc}")
             return self._defer(row, _backoff(row.attempts), f"transient: {exc}")
         except Permanent as exc:
+            if exc.errcode == ALL_RECIPIENTS_INVALID:
+                return self._fail(row, f"permanent: {exc}", invalid_users=row.recipient.lower())
             return self._fail(row, f"permanent: {exc}")
+        except Exception as exc:
+            # Not WeCom's fault (a missing file, a bug): retry a few times, then dead-letter it,
+            # so one bad row never loops forever between the sweeper and the worker.
+            log.exception("outbox %s: unexpected error while sending", row.id)
+            if row.attempts >= MAX_ATTEMPTS:
+                return self._fail(row, f"error: {exc!r}")
+            return self._defer(row, _backoff(row.attempts), f"error: {exc!r}")
         return self._mark_sent(row, result)
 
     def _claim(self, outbox_id: int) -> OutboxMessage | None:

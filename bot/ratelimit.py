@@ -11,18 +11,26 @@ from dataclasses import dataclass
 
 import redis
 
-# Atomically: drop entries older than the window; if under the limit, take a slot (0),
-# else answer how many milliseconds until the oldest entry leaves the window.
+# Atomically, over every window of one recipient (KEYS[i] with ARGV limit/window pairs):
+# drop entries older than each window; if all have room, take a slot in each and answer 0,
+# else take nothing and answer the milliseconds until the fullest window frees a slot.
 _ACQUIRE = """
-local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, now, ARGV[4])
-  redis.call('PEXPIRE', key, window)
-  return 0
+local now, token = tonumber(ARGV[1]), ARGV[2]
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local limit, window = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now, 1)
+  end
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, token)
+  redis.call('PEXPIRE', key, tonumber(ARGV[2 + 2 * i]))
+end
+return 0
 """
 
 
@@ -47,16 +55,13 @@ class SendLimiter:
         self.member_windows = (Window(per_minute, 60), *MEMBER_WINDOWS[1:])
 
     def wait_seconds(self, recipient: str, now_ms: int) -> float:
-        """0 if a slot was taken for this send, else seconds until one frees up."""
+        """0 if a slot was taken for this send (in every window), else seconds until one frees up."""
         windows = ROBOT_WINDOWS if recipient.startswith("group:") else self.member_windows
-        for window in windows:
-            key = f"{self.prefix}:rl:{window.seconds}:{recipient}"
-            wait_ms = int(
-                self._script(keys=[key], args=[now_ms, window.seconds * 1000, window.limit, _token()])
-            )
-            if wait_ms:
-                return wait_ms / 1000
-        return 0.0
+        keys = [f"{self.prefix}:rl:{w.seconds}:{recipient}" for w in windows]
+        args: list[int | str] = [now_ms, _token()]
+        for w in windows:
+            args += [w.limit, w.seconds * 1000]
+        return int(self._script(keys=keys, args=args)) / 1000
 
 
 def _token() -> str:

@@ -90,6 +90,8 @@ class Settings:
             raise SettingsError(f"TZ={self.tz!r} is not a known time zone") from exc
         if self.max_body_bytes < 1024:
             raise SettingsError("ZTC_MAX_BODY_BYTES must be at least 1024")
+        if not 1 <= self.per_member_per_minute <= 30:
+            raise SettingsError("ZTC_PER_MEMBER_PER_MINUTE must be between 1 and 30 (WeCom drops the excess)")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
