@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from bot.queues import DEFAULT, INBOUND
+from bot.runtime import Runtime
 from jobs.runtime import current
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,18 @@ def due_runs(periodic: Periodic, since: datetime, until: datetime, zone: ZoneInf
     return runs
 
 
+def _claim_and_enqueue(rt: Runtime, periodic: Periodic, run_id: str) -> bool:
+    """Claim the run for this period, then enqueue it; a failed enqueue gives the claim back."""
+    claim = f"{rt.settings.queue_prefix}:{run_id}"
+    if not rt.redis.set(claim, 1, nx=True, ex=CLAIM_TTL):
+        return False  # another cron process (or an earlier tick) has it
+    try:
+        return rt.queues.enqueue(periodic.queue, periodic.func, job_id=run_id)
+    except Exception:
+        rt.redis.delete(claim)  # so the next tick, within catch_up, tries again
+        raise
+
+
 def tick() -> list[str]:
     """Enqueue every periodic run that fell due, once, whichever cron process asked first."""
     rt = current()
@@ -59,8 +72,7 @@ def tick() -> list[str]:
     for periodic in SCHEDULE:
         for moment in due_runs(periodic, now - periodic.catch_up, now, rt.settings.zone):
             run_id = f"cron-{periodic.name}-{moment:%Y%m%dT%H%M}"
-            if rt.redis.set(f"{rt.settings.queue_prefix}:{run_id}", 1, nx=True, ex=CLAIM_TTL):
-                rt.queues.enqueue(periodic.queue, periodic.func, job_id=run_id)
+            if _claim_and_enqueue(rt, periodic, run_id):
                 started.append(run_id)
     if started:
         log.info("cron started %s", ", ".join(started))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.errors import Conflict
 from bot.models import EnterpriseMember, Person, Role
 from bot.replies import CardUpdate, Reply, Text
 from bot.routing import Context, HandlerResult, Router
@@ -89,8 +90,11 @@ def list_pending(ctx: Context, args: str) -> HandlerResult:
 def decide_by_card(ctx: Context, key: str) -> HandlerResult:
     """Handles 同意 / 拒绝 on a binding card (checked against the clicking user, not the card)."""
     verdict, _, raw_id = key.partition(":")
-    replies = _decide(ctx, service.parse_member_id(raw_id), approve=verdict == "ok")
-    label = "已同意" if verdict == "ok" else "已拒绝"
+    try:
+        replies = _decide(ctx, service.parse_member_id(raw_id), approve=verdict == "ok")
+        label = "已同意" if verdict == "ok" else "已拒绝"
+    except Conflict as exc:  # decided by someone else: say so, and retire this card's buttons
+        replies, label = [Text(exc.message)], "已处理"
     if ctx.inbound.response_code:
         replies.append(CardUpdate(ctx.inbound.response_code, replace_name=label))
     return replies

@@ -44,8 +44,12 @@ def test_unknown_user_binds_and_contact_department_confirms_by_card(runtime, sta
     assert [u["body"]["response_code"] for u in standin.updates()] == [card["response_code"]]
 
     # The other official's card is now stale: a click is refused and changes nothing.
-    stale = chat.click("gxj_wu", ok_key)
+    wu_card = next(c for c in cards if c["touser"] == "gxj_wu")
+    stale = chat.click("gxj_wu", ok_key, response_code=wu_card["response_code"])
     assert "已被处理" in stale[0].content
+    run_jobs(runtime)
+    retired = [u for u in standin.updates() if u["body"]["response_code"] == wu_card["response_code"]]
+    assert [u["body"]["button"] for u in retired] == [{"replace_name": "已处理"}]
     assert "企业：示范县鑫源食品有限公司（已确认）" in chat.text("new_boss", "我是谁")
 
 

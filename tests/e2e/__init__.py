@@ -1,0 +1,1 @@
+"""End-to-end tests: the bot as separate processes (web, worker, cron, the WeCom stand-in)."""
