@@ -5,263 +5,37 @@ errcode), checks bodies about as strictly as the platform does where it matters 
 recipients, card limits, response_code once, 群机器人 20/min), and records what it "delivered".
 Fault injection (`POST /_standin/faults`) and inspection (`/_standin/...`) are its own additions.
 
-Assumptions where the docs are silent (marked "assumed" below): the exact errcodes for malformed
-cards and a reused response_code, and that the duplicate check runs before task_id uniqueness.
+Assumptions where the docs are silent (marked "assumed" here and in checks.py): the exact errcodes
+for malformed cards and a reused response_code, and that the duplicate check runs before task_id
+uniqueness. The body checks live in checks.py, the per-corp state in state.py, and the /_standin/
+routes in control.py; this module holds the /cgi-bin/ handlers and the app.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
-import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, jsonify, request
 
-ERRMSG = {
-    -1: "system busy",
-    40001: "invalid credential",
-    40004: "invalid media type",
-    40007: "invalid media_id",
-    40008: "invalid message type",
-    40013: "invalid corpid",
-    40014: "invalid access_token",
-    40056: "invalid agentid",
-    40058: "invalid parameter",
-    41001: "access_token missing",
-    41011: "missing agentid",
-    42001: "access_token expired",
-    44001: "empty media data",
-    44004: "empty content",
-    45009: "api freq out of limit",
-    45033: "api concurrent out of limit",
-    47001: "data format error",
-    81013: "user & party & tag all invalid",
-    93000: "invalid webhook url",
-}
+from bot.standin.checks import INTERACTION_CARDS, _bad, check_app_message, check_card, check_group_message
+from bot.standin.control import _add_control_routes, _apply_fault
+from bot.standin.state import ApiError, StandinState
 
-APP_MSGTYPES = frozenset(
-    {"text", "markdown", "image", "file", "voice", "video", "news", "textcard", "template_card"}
-)
-GROUP_MSGTYPES = frozenset(
-    {"text", "markdown", "markdown_v2", "image", "news", "file", "voice", "template_card"}
-)
-NOTICE_CARDS = frozenset({"text_notice", "news_notice"})
-INTERACTION_CARDS = frozenset({"button_interaction", "vote_interaction", "multiple_interaction"})
 MEDIA_TYPES = frozenset({"image", "voice", "video", "file"})
-TASK_ID_RE = re.compile(r"^[0-9A-Za-z_\-@]{1,128}$")
 GROUP_PER_MINUTE = 20
 RESPONSE_CODE_SECONDS = 72 * 3600
 MAX_DUPLICATE_INTERVAL = 4 * 3600
 
 
-class ApiError(Exception):
-    """An errcode answer (HTTP 200, as WeCom does)."""
-
-    def __init__(self, errcode: int, errmsg: str | None = None) -> None:
-        super().__init__(errcode, errmsg)
-        self.errcode = errcode
-        self.errmsg = errmsg or ERRMSG.get(errcode, "error")
-
-
-def _bad(errmsg: str) -> ApiError:
-    return ApiError(40058, errmsg)  # assumed: WeCom's generic "invalid parameter"
-
-
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def _nbytes(text: Any) -> int:
-    return len(str(text).encode("utf-8"))
-
-
-# ---------------------------------------------------------------- state
-
-
-@dataclass
-class StandinState:
-    """Everything one fake corp remembers; guard every access with `lock`."""
-
-    corp_id: str
-    secret: str
-    token_ttl: int = 7200
-    agent_id: int | None = None
-    default_users: frozenset[str] | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget messages, tokens, faults, media and counters; known users back to the default."""
-        self.seq = 0
-        self.tokens: dict[str, float] = {}  # token -> monotonic expiry
-        self.current_token: str | None = None
-        self.known_users = self.default_users
-        self.messages: list[dict[str, Any]] = []
-        self.suppressed: list[dict[str, Any]] = []
-        self.groups: list[dict[str, Any]] = []
-        self.updates: list[dict[str, Any]] = []
-        self.media: dict[str, dict[str, Any]] = {}
-        self.faults: dict[str, deque[Any]] = {}
-        self.calls: Counter[str] = Counter()
-        self.dedup: dict[tuple[str, str], tuple[float, str]] = {}  # (user, content) -> (expiry, msgid)
-        self.task_ids: set[str] = set()
-        self.response_codes: dict[str, dict[str, Any]] = {}
-        self.group_windows: dict[str, deque[float]] = {}
-
-    def next_seq(self) -> int:
-        """The next sequence number of a recorded delivery."""
-        self.seq += 1
-        return self.seq
-
-    def issue_token(self) -> tuple[str, int]:
-        """The valid token (WeCom repeats it while it lives) or a new one, with its remaining life."""
-        now = time.monotonic()
-        token = self.current_token
-        if token is None or self.tokens.get(token, 0) <= now:
-            token = secrets.token_urlsafe(48)
-            self.tokens[token] = now + self.token_ttl
-            self.current_token = token
-        return token, max(1, round(self.tokens[token] - now))
-
-    def check_token(self, token: str | None) -> None:
-        """Raise the errcode WeCom gives for a missing, unknown or expired token."""
-        if not token:
-            raise ApiError(41001)
-        expiry = self.tokens.get(token)
-        if expiry is None:
-            raise ApiError(40014)
-        if expiry <= time.monotonic():
-            raise ApiError(42001)
-
-    def expire_tokens(self) -> None:
-        """Make every issued token expired (as if WeCom revoked them early)."""
-        for token in self.tokens:
-            self.tokens[token] = 0.0
-        self.current_token = None
-
-    def new_response_code(self, msgid: str, user: str | None) -> str:
-        """A response_code usable once, within 72 h, for one card (and one user when clicked)."""
-        code = "rc-" + secrets.token_hex(16)
-        self.response_codes[code] = {"msgid": msgid, "user": user, "used": False, "at": time.monotonic()}
-        return code
-
-    def take_fault(self, path: str) -> Any:
-        """The next injected fault for `path`, or None."""
-        queue = self.faults.get(path)
-        return queue.popleft() if queue else None
-
-
-# ---------------------------------------------------------------- body checks
-
-
-def check_app_message(body: dict[str, Any], agent_id: int | None, state: StandinState) -> str:
-    """Raise ApiError unless `body` is a sendable app message; return its msgtype."""
-    msgtype = body.get("msgtype")
-    if msgtype not in APP_MSGTYPES:
-        raise ApiError(40008)
-    if not any(body.get(k) for k in ("touser", "toparty", "totag")):
-        raise _bad("touser, toparty and totag are all empty")
-    if body.get("agentid") in (None, ""):
-        raise ApiError(41011)
-    if agent_id is not None and str(body.get("agentid")) != str(agent_id):
-        raise ApiError(40056)
-    payload = body.get(msgtype)
-    if not isinstance(payload, dict):
-        raise _bad(f"missing {msgtype}")
-    _check_payload(msgtype, payload, state)
-    return msgtype
-
-
-def _check_payload(msgtype: str, payload: dict[str, Any], state: StandinState) -> None:
-    if msgtype in ("text", "markdown") and not payload.get("content"):
-        raise ApiError(44004)
-    if msgtype == "markdown" and _nbytes(payload["content"]) > 2048:
-        raise _bad("markdown content exceeds 2048 bytes")
-    if msgtype in ("image", "file", "voice", "video") and payload.get("media_id") not in state.media:
-        raise ApiError(40007)
-    if msgtype == "template_card":
-        check_card(payload)
-
-
-def check_card(card: dict[str, Any]) -> None:
-    """Raise ApiError unless `card` keeps the template-card rules the platform enforces."""
-    card_type = card.get("card_type")
-    if card_type not in NOTICE_CARDS | INTERACTION_CARDS:
-        raise _bad("invalid card_type")
-    _check_task_id(card, card_type)
-    _check_lists(card)
-    if card_type in NOTICE_CARDS:
-        _check_notice(card, card_type)
-    else:
-        _check_interaction(card, card_type)
-
-
-def _check_task_id(card: dict[str, Any], card_type: str) -> None:
-    task_id = card.get("task_id")
-    if task_id is None and card_type in INTERACTION_CARDS:
-        raise _bad("task_id required")
-    if task_id is not None and not TASK_ID_RE.match(str(task_id)):
-        raise _bad("invalid task_id: [0-9A-Za-z_-@], at most 128 bytes")
-
-
-def _check_lists(card: dict[str, Any]) -> None:
-    buttons = card.get("button_list") or []
-    if len(buttons) > 6:
-        raise _bad("button_list exceeds 6")
-    if any(_nbytes(b.get("key", "")) > 1024 for b in buttons):
-        raise _bad("button key exceeds 1024 bytes")
-    if len(card.get("horizontal_content_list") or []) > 6:
-        raise _bad("horizontal_content_list exceeds 6")
-    if len((card.get("checkbox") or {}).get("option_list") or []) > 20:
-        raise _bad("checkbox option_list exceeds 20")
-    selects = card.get("select_list") or []
-    if len(selects) > 3 or any(len(s.get("option_list") or []) > 10 for s in selects):
-        raise _bad("select_list exceeds 3 selects of 10 options")
-
-
-def _check_notice(card: dict[str, Any], card_type: str) -> None:
-    if (card.get("card_action") or {}).get("type") not in (1, 2):
-        raise _bad(f"{card_type} requires card_action of type 1 or 2")
-    if card_type == "news_notice" and not (card.get("card_image") or card.get("image_text_area")):
-        raise _bad("news_notice requires card_image or image_text_area")
-
-
-def _check_interaction(card: dict[str, Any], card_type: str) -> None:
-    if card_type == "button_interaction" and not card.get("button_list"):
-        raise _bad("button_interaction requires button_list")
-    if card_type == "vote_interaction" and not (card.get("checkbox") or {}).get("option_list"):
-        raise _bad("vote_interaction requires checkbox")
-    if card_type == "multiple_interaction" and not card.get("select_list"):
-        raise _bad("multiple_interaction requires select_list")
-    if card_type != "button_interaction" and not (card.get("submit_button") or {}).get("key"):
-        raise _bad(f"{card_type} requires submit_button.key")
-
-
-def check_group_message(body: dict[str, Any]) -> str:
-    """Raise ApiError unless `body` is a sendable 群机器人 message; return its msgtype."""
-    msgtype = body.get("msgtype")
-    if msgtype not in GROUP_MSGTYPES:
-        raise ApiError(40008)
-    payload = body.get(msgtype)
-    if not isinstance(payload, dict):
-        raise _bad(f"missing {msgtype}")
-    limit = {"text": 2048, "markdown": 4096, "markdown_v2": 4096}.get(msgtype)
-    if limit is not None:
-        if not payload.get("content"):
-            raise ApiError(44004)
-        if _nbytes(payload["content"]) > limit:
-            raise _bad(f"content exceeds {limit} bytes")
-    return msgtype
 
 
 # ---------------------------------------------------------------- handlers (called under the lock)
@@ -510,89 +284,3 @@ def _cgi_view(state: StandinState) -> Callable[[str], Any]:
         return jsonify({"errcode": 0, "errmsg": "ok", **result})
 
     return cgi
-
-
-def _apply_fault(fault: Any) -> Any:
-    """The response an injected fault stands for; a sleep delays the real answer (not the lock)."""
-    if fault is None:
-        return None
-    if isinstance(fault, dict) and "sleep" in fault:
-        time.sleep(float(fault["sleep"]))
-        return None
-    if isinstance(fault, dict) and "http" in fault:
-        return Response("<html>standin fault</html>", status=int(fault["http"]), mimetype="text/html")
-    code = int(fault["errcode"]) if isinstance(fault, dict) else int(fault)
-    errmsg = fault.get("errmsg") if isinstance(fault, dict) else None
-    return jsonify(errcode=code, errmsg=errmsg or ERRMSG.get(code, "injected fault"))
-
-
-def _add_control_routes(app: Flask, state: StandinState) -> None:
-    """The stand-in's own endpoints: fault injection and inspection under /_standin/."""
-
-    @app.get("/_standin/messages")
-    def messages() -> Any:
-        touser = (request.args.get("touser") or "").lower()
-        since = int(request.args.get("since") or 0)
-        with state.lock:
-            found = [
-                m
-                for m in state.messages
-                if m["seq"] > since and (not touser or m["touser"].lower() == touser)
-            ]
-        return jsonify(messages=found)
-
-    @app.get("/_standin/suppressed")
-    def suppressed() -> Any:
-        with state.lock:
-            return jsonify(suppressed=list(state.suppressed))
-
-    @app.get("/_standin/groups")
-    def groups() -> Any:
-        key = request.args.get("key")
-        with state.lock:
-            return jsonify(groups=[g for g in state.groups if not key or g["key"] == key])
-
-    @app.get("/_standin/updates")
-    def updates() -> Any:
-        with state.lock:
-            return jsonify(updates=list(state.updates))
-
-    @app.get("/_standin/media")
-    def media() -> Any:
-        with state.lock:
-            return jsonify(media=dict(state.media))
-
-    @app.get("/_standin/calls")
-    def calls() -> Any:
-        with state.lock:
-            return jsonify(calls=dict(state.calls))
-
-    @app.post("/_standin/faults")
-    def faults() -> Any:
-        data = request.get_json(force=True, silent=True) or {}
-        path, errors = str(data.get("path", "")).strip("/"), data.get("errors")
-        if not path or not isinstance(errors, list):
-            return jsonify(error='expected {"path": "...", "errors": [...]}'), 400
-        with state.lock:
-            state.faults.setdefault(path, deque()).extend(errors)
-        return jsonify(ok=True)
-
-    @app.post("/_standin/users")
-    def users() -> Any:
-        data = request.get_json(force=True, silent=True) or {}
-        listed = data.get("users")
-        with state.lock:
-            state.known_users = frozenset(str(u).lower() for u in listed) if listed is not None else None
-        return jsonify(ok=True)
-
-    @app.post("/_standin/expire_tokens")
-    def expire_tokens() -> Any:
-        with state.lock:
-            state.expire_tokens()
-        return jsonify(ok=True)
-
-    @app.post("/_standin/reset")
-    def reset() -> Any:
-        with state.lock:
-            state.reset()
-        return jsonify(ok=True)
