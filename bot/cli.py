@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from dotenv import load_dotenv
 
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, require_real_secrets
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -23,11 +23,21 @@ def _settings() -> Settings:
         raise click.ClickException(f"配置错误 / bad setting: {exc}") from exc
 
 
-def _runtime() -> Runtime:
+def _serving_settings() -> Settings:
+    """Settings for web, worker and cron: never the public demo secrets against the real WeCom."""
+    settings = _settings()
+    try:
+        require_real_secrets(settings)
+    except SettingsError as exc:
+        raise click.ClickException(f"配置错误 / bad setting: {exc}") from exc
+    return settings
+
+
+def _runtime(settings: Settings | None = None) -> Runtime:
     from bot.logs import setup_logging
     from bot.runtime import Runtime
 
-    settings = _settings()
+    settings = settings or _settings()
     setup_logging(settings.log_level)
     return Runtime.build(settings)
 
@@ -46,7 +56,7 @@ def web(host: str, port: int, workers: int) -> None:
     from bot.queues import redis_url
     from bot.serve import serve
 
-    settings = _settings()
+    settings = _serving_settings()
     # Resolve the embedded server once here, not racily in each gunicorn worker.
     serve(settings.with_(redis_url=redis_url(settings)), host=host, port=port, workers=workers)
 
@@ -58,7 +68,7 @@ def worker(fork: bool, burst: bool) -> None:
     """Run an RQ worker (with the scheduler for delayed jobs)."""
     from jobs.worker import run_worker
 
-    run_worker(_runtime(), fork=fork, burst=burst)
+    run_worker(_runtime(_serving_settings()), fork=fork, burst=burst)
 
 
 @main.command()
@@ -66,7 +76,7 @@ def cron() -> None:
     """Run the cron process (exactly one per deployment; a second one does no harm)."""
     from jobs.worker import run_cron
 
-    run_cron(_runtime())
+    run_cron(_runtime(_serving_settings()))
 
 
 @main.group()

@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 
+from bot.queues import Breaker
+
 log = logging.getLogger(__name__)
 
 
@@ -42,29 +44,37 @@ class Conversation:
 class ConversationStore:
     """Load and save conversations; a Redis outage degrades to 'no conversation', never an error."""
 
-    def __init__(self, connection: redis.Redis, ttl_seconds: int, prefix: str = "ztc") -> None:
+    def __init__(self, connection: redis.Redis, ttl_seconds: int, prefix: str, breaker: Breaker) -> None:
         self.connection = connection
         self.ttl = ttl_seconds
         self.prefix = prefix
+        self.breaker = breaker
 
     def _key(self, user_id: str) -> str:
         return f"{self.prefix}:conv:{user_id}"
 
     def load(self, user_id: str) -> Conversation:
         """The user's conversation, or an empty one."""
+        if not self.breaker.allow():
+            return Conversation(user_id)
         try:
             raw = self.connection.get(self._key(user_id))
         except redis.RedisError:
+            self.breaker.trip()
             log.warning("conversation store unavailable; treating %s as idle", user_id)
             return Conversation(user_id)
         if not raw:
             return Conversation(user_id)
-        stored = json.loads(raw)
-        return Conversation(user_id, stored["state"], stored.get("data", {}))
+        try:
+            stored = json.loads(raw)
+            return Conversation(user_id, str(stored["state"]), dict(stored.get("data", {})))
+        except (ValueError, KeyError, TypeError):
+            log.warning("unreadable conversation of %s dropped", user_id)  # a stuck user is worse
+            return Conversation(user_id, changed=True)  # saved as ended: the key is deleted
 
     def save(self, conv: Conversation) -> None:
         """Persist a changed conversation (or delete it when ended)."""
-        if not conv.changed:
+        if not conv.changed or not self.breaker.allow():
             return
         try:
             if conv.state is None:
@@ -73,4 +83,5 @@ class ConversationStore:
                 payload = json.dumps({"state": conv.state, "data": conv.data}, ensure_ascii=False)
                 self.connection.set(self._key(conv.user_id), payload, ex=self.ttl)
         except redis.RedisError:
+            self.breaker.trip()
             log.warning("conversation store unavailable; step of %s not saved", conv.user_id)

@@ -19,8 +19,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.conversation import Conversation
 from bot.db import session_scope
-from bot.errors import DomainError
+from bot.errors import DomainError, Invalid
 from bot.messages import Inbound
 from bot.models import InboundMessage, InboundStatus, Person
 from bot.outbox import OutboxWriter
@@ -40,7 +41,6 @@ class Received:
     """What the webhook answers: the passive replies (maybe none)."""
 
     replies: list[Reply]
-    duplicate: bool = False
 
 
 def find_person(session: Session, user_id: str) -> Person | None:
@@ -60,13 +60,14 @@ class Intake:
         started = time.monotonic()
         inbound_id = self._store(inbound)
         if inbound_id is None:
-            return Received(self._stored_reply(inbound.dedup_key), duplicate=True)
-        route = self._route(inbound)
+            return Received(self._stored_reply(inbound.dedup_key))
+        conversation = self.rt.conversations.load(inbound.user_id)  # once per request: Redis may be slow
+        route = self._route(inbound, conversation.state)
         if route.slow:
             if not self.rt.enqueue_handling(inbound_id):
                 return Received([Text("收到。系统繁忙，处理结果稍后发给您。")])
             return Received([ACK_SLOW])
-        return Received(self.handle(inbound_id, route=route, started=started))
+        return Received(self.handle(inbound_id, route=route, conversation=conversation, started=started))
 
     def _store(self, inbound: Inbound) -> int | None:
         """Insert the message; None when this delivery was stored before (a platform retry)."""
@@ -94,57 +95,64 @@ class Intake:
             stored = session.scalar(select(InboundMessage.reply).where(InboundMessage.dedup_key == dedup_key))
         return [reply_from_dict(r) for r in stored or []]
 
-    def _route(self, inbound: Inbound) -> Route:
+    def _route(self, inbound: Inbound, state: str | None) -> Route:
+        """Who is asking decides the route (role checks), so look the person up first."""
         with session_scope(self.rt.session_factory) as session:
             person = find_person(session, inbound.user_id)
-            state = self.rt.conversations.load(inbound.user_id).state
             return self.rt.dispatcher.resolve(inbound, person, state)
 
     def handle(
-        self, inbound_id: int, *, route: Route | None = None, started: float | None = None
+        self,
+        inbound_id: int,
+        *,
+        route: Route | None = None,
+        conversation: Conversation | None = None,
+        started: float | None = None,
     ) -> list[Reply]:
-        """Run the handler for a stored message once; replies to answer passively (if still in time)."""
-        passive = started is not None
+        """Run the handler for a stored message once; the replies to answer passively (if in time)."""
         try:
-            return self._run(inbound_id, route, started, passive, refusal=None)
+            return self._run(inbound_id, started, route=route, conversation=conversation)
         except DomainError as exc:
-            # The handler's changes are rolled back; the refusal is the answer.
-            return self._run(inbound_id, None, started, passive, refusal=Text(exc.message))
+            # The handler's changes (and its conversation step) are rolled back; the refusal answers.
+            return self._run(inbound_id, started, refusal=exc)
         except Exception:
             log.exception("handler failed for inbound %s", inbound_id)
-            self._mark_failed(inbound_id, apologise=not passive)
-            return [SORRY] if passive else []
+            self._mark_failed(inbound_id, apologise=started is None)
+            return [SORRY] if started is not None else []
 
     def _run(
         self,
         inbound_id: int,
-        route: Route | None,
         started: float | None,
-        passive: bool,
-        refusal: Reply | None,
+        *,
+        route: Route | None = None,
+        conversation: Conversation | None = None,
+        refusal: DomainError | None = None,
     ) -> list[Reply]:
+        """One transaction: claim the message, run the handler (or refuse), keep the answer, queue sends."""
         with session_scope(self.rt.session_factory) as session:
             if not self._claim(session, inbound_id):
                 return []  # handled already (a retried job, the sweeper and the webhook raced)
             row = session.get_one(InboundMessage, inbound_id)
             inbound = Inbound.from_dict(row.payload)
             outbox = OutboxWriter(session, self.rt.clock, inbound.channel.value)
-            ctx = self._context(session, inbound, outbox)
-            if refusal is not None:
-                replies = [refusal]
-            else:
-                route = route or self.rt.dispatcher.resolve(inbound, ctx.person, ctx.conversation.state)
-                replies = as_list(route.call(ctx))
-            in_time = passive and started is not None and time.monotonic() - started < PASSIVE_DEADLINE
+            ctx = self._context(session, inbound, outbox, conversation)
+            replies = _refuse(ctx, refusal) if refusal else self._call(ctx, route)
+            in_time = started is not None and time.monotonic() - started < PASSIVE_DEADLINE
             answer_now = self._split(replies, in_time, inbound, outbox)
             row.reply = [reply_to_dict(r) for r in answer_now]
             new_rows = outbox.scheduled()
-        if refusal is None:
-            self.rt.conversations.save(ctx.conversation)
+        self.rt.conversations.save(ctx.conversation)
         self.rt.enqueue_rows(new_rows)
         return answer_now
 
+    def _call(self, ctx: Context, route: Route | None) -> list[Reply]:
+        """The handler's replies (the route is resolved here when a worker handles the message)."""
+        route = route or self.rt.dispatcher.resolve(ctx.inbound, ctx.person, ctx.conversation.state)
+        return as_list(route.call(ctx))
+
     def _claim(self, session: Session, inbound_id: int) -> bool:
+        """Take the message for handling; False if someone else already did (row lock on PostgreSQL)."""
         claimed = session.execute(
             update(InboundMessage)
             .where(InboundMessage.id == inbound_id, InboundMessage.status == InboundStatus.RECEIVED.value)
@@ -152,14 +160,17 @@ class Intake:
         )
         return claimed.rowcount == 1  # type: ignore[attr-defined]
 
-    def _context(self, session: Session, inbound: Inbound, outbox: OutboxWriter) -> Context:
+    def _context(
+        self, session: Session, inbound: Inbound, outbox: OutboxWriter, conversation: Conversation | None
+    ) -> Context:
+        """The handler's view of this message, in this transaction."""
         return Context(
             session=session,
             clock=self.rt.clock,
             inbound=inbound,
             person=find_person(session, inbound.user_id),
             outbox=outbox,
-            conversation=self.rt.conversations.load(inbound.user_id),
+            conversation=conversation or self.rt.conversations.load(inbound.user_id),
             services=self.rt.services,
         )
 
@@ -184,6 +195,16 @@ class Intake:
                 outbox.add(row.user_id, SORRY, key=f"{row.dedup_key}:sorry")
             new_rows = outbox.scheduled()
         self.rt.enqueue_rows(new_rows)
+
+
+def _refuse(ctx: Context, exc: DomainError) -> list[Reply]:
+    """A refusal; in a conversation a fixable one keeps the step, others end it (no trap)."""
+    if ctx.conversation.state is None:
+        return [Text(exc.message)]
+    if isinstance(exc, Invalid):
+        return [Text(f"{exc.message}\n（发送「取消」可退出当前操作）")]
+    ctx.conversation.end()
+    return [Text(exc.message)]
 
 
 def stale_inbound(session: Session, runtime: Runtime, older_than: timedelta) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -28,13 +29,31 @@ def redis_url(settings: Settings) -> str:
 
 
 # redis-py 8 retries a refused connection with backoff for ~4 s by default: far too long inside
-# WeCom's 5-second window. One immediate retry, short timeouts; callers degrade on RedisError.
+# WeCom's 5-second window. One immediate retry (a reconnect after a Redis restart), short
+# timeouts, no health-check PING; callers degrade on RedisError and trip a Breaker. RQ raises
+# the socket timeout of a worker's own connection above its blocking-pop timeout itself.
 CLIENT_OPTIONS: dict[str, Any] = {
     "socket_connect_timeout": 0.5,
-    "socket_timeout": 2.0,
-    "health_check_interval": 30,
+    "socket_timeout": 1.0,
+    "health_check_interval": 0,
     "retry": RedisRetry(NoBackoff(), 1),
 }
+
+
+class Breaker:
+    """After a Redis failure, skip Redis for a while: one slow failure per outage, not one per call."""
+
+    def __init__(self, cooldown_seconds: float = 10.0) -> None:
+        self.cooldown = cooldown_seconds
+        self._open_until = 0.0
+
+    def allow(self) -> bool:
+        """False while recovering from a failure (callers take their fallback path)."""
+        return time.monotonic() >= self._open_until
+
+    def trip(self) -> None:
+        """Record a failure: Redis is skipped until the cooldown passes."""
+        self._open_until = time.monotonic() + self.cooldown
 
 
 def connect(settings: Settings) -> redis.Redis:

@@ -20,7 +20,7 @@ from bot.clock import Clock, SystemClock
 from bot.conversation import ConversationStore
 from bot.db import make_engine, make_session_factory
 from bot.outbox import Deliverer
-from bot.queues import DEFAULT, INBOUND, OUTBOX, Queues, connect
+from bot.queues import INBOUND, OUTBOX, Breaker, Queues, connect
 from bot.ratelimit import SendLimiter
 from bot.routing import Dispatcher, Router
 from bot.settings import Settings
@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 DELIVER_JOB = "jobs.outbox.deliver"
 HANDLE_JOB = "jobs.inbound.handle"
-OUTBOX_JOB_TTLS = {"result_ttl": 60, "failure_ttl": 600}  # ids free again soon: the row is the truth
+# Job ids free again soon after a job ends: the row (outbox or inbound) is the truth, and a
+# sweeper may need the same id again after a failure.
+SHORT_JOB_TTLS = {"result_ttl": 60, "failure_ttl": 600}
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Runtime:
     clock: Clock
     dispatcher: Dispatcher
     conversations: ConversationStore
+    breaker: Breaker = field(default_factory=Breaker)
     services: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -65,6 +68,7 @@ class Runtime:
         engine = engine or make_engine(settings.database_url)
         connection = connection or connect(settings)
         dispatcher = Dispatcher(routers)
+        breaker = Breaker()
         return cls(
             settings=settings,
             engine=engine,
@@ -74,22 +78,16 @@ class Runtime:
             clock=clock or SystemClock(),
             dispatcher=dispatcher,
             conversations=ConversationStore(
-                connection, settings.conversation_ttl_seconds, settings.queue_prefix
+                connection, settings.conversation_ttl_seconds, settings.queue_prefix, breaker
             ),
+            breaker=breaker,
             services={"dispatcher": dispatcher},
         )
 
     @cached_property
     def client(self) -> WeComClient:
         """The WeCom API client (token shared through Redis)."""
-        s = self.settings
-        return WeComClient(
-            corp_id=s.wecom_corp_id,
-            secret=s.wecom_secret,
-            agent_id=s.wecom_agent_id,
-            api_base=s.wecom_api_base,
-            redis=self.redis,
-        )
+        return WeComClient.from_settings(self.settings, self.redis)
 
     @cached_property
     def deliverer(self) -> Deliverer:
@@ -105,14 +103,17 @@ class Runtime:
         )
 
     def enqueue_delivery(self, outbox_id: int, tag: str, when: datetime | None = None) -> None:
-        """Queue deliver(outbox_id); a Redis outage is logged, and the sweeper catches up later."""
+        """Queue deliver(outbox_id); with Redis down it is skipped, and the sweeper catches up later."""
         job_id = f"outbox-{outbox_id}-{tag}"
+        if not self.breaker.allow():
+            return
         try:
             if when is None or when <= self.clock.now():
-                self.queues.enqueue(OUTBOX, DELIVER_JOB, outbox_id, job_id=job_id, **OUTBOX_JOB_TTLS)
+                self.queues.enqueue(OUTBOX, DELIVER_JOB, outbox_id, job_id=job_id, **SHORT_JOB_TTLS)
             else:
                 self.queues.enqueue_at(OUTBOX, when, DELIVER_JOB, outbox_id, job_id=job_id)
         except RedisError as exc:
+            self.breaker.trip()
             log.warning("outbox %s not queued (%s); the sweeper will queue it", outbox_id, exc)
 
     def enqueue_rows(self, rows: Sequence[tuple[int, datetime]]) -> None:
@@ -122,13 +123,14 @@ class Runtime:
 
     def enqueue_handling(self, inbound_id: int) -> bool:
         """Hand a stored inbound message to a worker; False if Redis is unreachable."""
+        if not self.breaker.allow():
+            return False
         try:
-            self.queues.enqueue(INBOUND, HANDLE_JOB, inbound_id, job_id=f"inbound-{inbound_id}")
+            self.queues.enqueue(
+                INBOUND, HANDLE_JOB, inbound_id, job_id=f"inbound-{inbound_id}", **SHORT_JOB_TTLS
+            )
         except RedisError as exc:
+            self.breaker.trip()
             log.warning("inbound %s not queued (%s); the sweeper will queue it", inbound_id, exc)
             return False
-        return True
-
-    def enqueue_default(self, func: str, *args: object, job_id: str) -> bool:
-        """Queue a background job on the default queue, once per job id."""
-        return self.queues.enqueue(DEFAULT, func, *args, job_id=job_id)
+        return True  # queued now, or already queued (the job id is unique)

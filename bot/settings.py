@@ -41,7 +41,6 @@ class Settings:
     var_dir: Path = field(default_factory=lambda: Path("var"))
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
-    dedup_ttl_seconds: int = 600
     conversation_ttl_seconds: int = 900
     per_member_per_minute: int = 30
     queue_prefix: str = "ztc"
@@ -92,6 +91,14 @@ class Settings:
             raise SettingsError("ZTC_MAX_BODY_BYTES must be at least 1024")
         if not 1 <= self.per_member_per_minute <= 30:
             raise SettingsError("ZTC_PER_MEMBER_PER_MINUTE must be between 1 and 30 (WeCom drops the excess)")
+
+
+def require_real_secrets(settings: Settings) -> None:
+    """The serving roles refuse the public demo secrets unless WeCom is the local stand-in."""
+    secrets = {settings.wecom_token, settings.wecom_aes_key, settings.wecom_secret}
+    if settings.wecom_api_base == REAL_WECOM_API and secrets & {DEMO_TOKEN, DEMO_AES_KEY, DEMO_SECRET}:
+        # The demo values are public: with them anyone could forge callbacks as any user.
+        raise SettingsError("set WECOM_TOKEN, WECOM_AES_KEY and WECOM_SECRET to the app's own values")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

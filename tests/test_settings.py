@@ -108,3 +108,12 @@ def test_from_env_reads_the_process_environment_when_given_nothing(monkeypatch):
 def test_a_per_member_limit_below_one_is_refused(value):
     with pytest.raises(SettingsError, match="ZTC_PER_MEMBER_PER_MINUTE"):
         Settings.from_env({"ZTC_PER_MEMBER_PER_MINUTE": value})
+
+
+def test_serving_roles_refuse_the_public_demo_secrets_against_the_real_wecom():
+    from bot.settings import require_real_secrets
+
+    with pytest.raises(SettingsError, match="WECOM_TOKEN"):
+        require_real_secrets(Settings.from_env({}))
+    standin = Settings.from_env({"WECOM_API_BASE": "http://127.0.0.1:8401/cgi-bin/"})
+    require_real_secrets(standin)  # the local stand-in may use them

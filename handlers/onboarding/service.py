@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import audit
 from bot.errors import Conflict, Invalid, NotAllowed, NotFound
 from bot.models import BindingStatus, Enterprise, EnterpriseMember, Person, Role
 from bot.uscc import validate_uscc
@@ -75,8 +76,15 @@ def _enterprise_by_code(session: Session, uscc: str) -> Enterprise:
 
 
 def _new_contact(session: Session, userid: str, name: str | None, now: datetime) -> Person:
+    if session.scalar(select(Person.id).where(Person.wecom_userid == userid)) is not None:
+        raise NotAllowed("您的账号已停用，请联系管理员。")  # known but inactive: not a new contact
     person = Person(wecom_userid=userid, name=name or userid, role=Role.ENTERPRISE.value, created_at=now)
     session.add(person)
+    session.flush()
+    audit.record(
+        session, at=now, actor=person, channel="wecom", action="person.self_register",
+        entity="person", entity_id=person.id, data={"role": Role.ENTERPRISE.value},
+    )  # fmt: skip
     return person
 
 
@@ -112,14 +120,16 @@ def can_decide(person: Person, enterprise: Enterprise) -> bool:
     """Admins, and officials of the enterprise's 包联部门, confirm bindings."""
     if person.role_enum is Role.ADMIN:
         return True
-    return person.role_enum is Role.OFFICIAL and person.department_id == enterprise.contact_department_id
+    contact = enterprise.contact_department_id
+    return person.role_enum is Role.OFFICIAL and contact is not None and person.department_id == contact
 
 
 def decide_binding(
     session: Session, *, member_id: int, approver: Person, approve: bool, now: datetime
 ) -> EnterpriseMember:
     """Confirm or reject a pending request; a second decision is refused (stale card)."""
-    member = session.get(EnterpriseMember, member_id)
+    # Lock the row: two approvers clicking at once on PostgreSQL must not both decide.
+    member = session.get(EnterpriseMember, member_id, with_for_update=True)
     if member is None:
         raise NotFound(f"没有编号为 B{member_id} 的绑定申请。")
     if not can_decide(approver, member.enterprise):
@@ -137,6 +147,8 @@ def pending_for(session: Session, approver: Person) -> list[EnterpriseMember]:
     """The pending requests this person may decide."""
     query = select(EnterpriseMember).where(EnterpriseMember.status == BindingStatus.PENDING.value)
     if approver.role_enum is not Role.ADMIN:
+        if approver.department_id is None:
+            return []
         query = query.join(Enterprise).where(Enterprise.contact_department_id == approver.department_id)
     return list(session.scalars(query.order_by(EnterpriseMember.id)))
 
@@ -144,6 +156,6 @@ def pending_for(session: Session, approver: Person) -> list[EnterpriseMember]:
 def parse_member_id(text: str) -> int:
     """「B12」 or 「12」 → 12."""
     raw = text.strip().upper().removeprefix("B")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):  # a typo must not overflow the column
         raise Invalid(f"「{text.strip() or '（空）'}」不是绑定申请编号，编号形如 B12。")
     return int(raw)

@@ -64,7 +64,7 @@ def test_officials_of_other_departments_cannot_confirm(runtime, standin, county,
     with session_factory() as s:
         assert s.scalar(select(EnterpriseMember.status)) == BindingStatus.CONFIRMED.value
         actions = [a for (a,) in s.execute(select(AuditEvent.action).order_by(AuditEvent.id))]
-    assert actions == ["binding.request", "binding.confirm"]
+    assert actions == ["person.self_register", "binding.request", "binding.confirm"]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,8 @@ def test_pending_list_shows_only_the_approvers_requests(runtime, county):
 def test_guided_binding_asks_step_by_step_and_a_typo_is_asked_again(runtime, county, session_factory):
     chat = Chat(runtime)
     assert "请发送企业的统一社会信用代码" in chat.text("new_boss", "绑定")
-    assert "校验位" in chat.text("new_boss", county["uscc"][:-1] + "0")  # typo: still at step 1
+    typo = chat.text("new_boss", county["uscc"][:-1] + "0")
+    assert "校验位" in typo and "取消" in typo  # still at step 1, and told how to leave
     assert "请发送您的姓名" in chat.text("new_boss", county["uscc"])
     assert "已提交绑定申请" in chat.text("new_boss", "刘总")
     with session_factory() as s:
@@ -114,3 +115,15 @@ def test_cancel_ends_a_guided_binding(runtime, county, session_factory):
     assert "没有看懂" in chat.text("new_boss", county["uscc"])
     with session_factory() as s:
         assert s.scalar(select(EnterpriseMember.id)) is None
+
+
+def test_a_refusal_the_user_cannot_fix_ends_the_conversation(runtime, county):
+    chat = Chat(runtime)
+    chat.text("new_boss", "绑定")
+    chat.text("new_boss", county["uscc"])
+    chat.text("new_boss", "取消")
+    chat.text("new_boss", f"绑定 {county['uscc']} 刘总")  # filed directly meanwhile
+    chat.text("new_boss", "绑定")
+    chat.text("new_boss", county["uscc"])
+    assert "正在等待确认" in chat.text("new_boss", "刘总")  # Conflict at the last step…
+    assert "没有看懂" in chat.text("new_boss", "刘总")  # …ends the conversation: no trap
