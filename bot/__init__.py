@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Flask, Response
 
+from bot.logs import request_id
 from bot.runtime import Runtime
 from bot.settings import Settings
+
+
+def _new_request_id() -> None:
+    """Every log line of one request carries the same short id (rid=…)."""
+    request_id.set(uuid.uuid4().hex[:12])
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
@@ -21,6 +29,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.extensions["ztc.runtime"] = runtime
     app.extensions["ztc.crypto"] = CallbackCrypto(s.wecom_token, s.wecom_aes_key, s.wecom_corp_id)
     app.register_blueprint(wecom_bp)
+    app.before_request(_new_request_id)
 
     @app.get("/healthz")
     def healthz() -> Response:
