@@ -1,0 +1,96 @@
+"""The two 24-hour clocks of 双24小时, reminders and the escalation ladder — pure functions of time.
+
+Natural mode (the default) counts 24 clock hours: "上门接单24小时不打烊" is a promise that does
+not stop for the night or the weekend.
+
+Working mode counts 24 hours that fall on a China working day, round the clock, in the county's
+zone: weekends and public holidays stop the clock, 调休 Saturdays/Sundays run it. So an order
+dispatched on Friday 10:00 is due on Monday 10:00, and one dispatched on a holiday is due 24 h
+after the first working day begins (00:00). Office hours are deliberately not modelled: counting
+only 08:30–17:30 would turn "24 hours" into three working days, which is not what the counties
+promise. Working days come from chinesecalendar (1.11 knows 2004–2026); for a year it does not
+know, Monday–Friday are taken as working days rather than failing an order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import chinese_calendar
+
+from bot.clock import LOCAL_ZONE, as_utc, local
+from handlers.complaints.models import ClockMode
+
+DAY_HOURS = timedelta(hours=24)
+WARNING_BEFORE = timedelta(hours=4)
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One step of the escalation ladder: who is told, how long after the deadline."""
+
+    who: str  # handler | head | leader
+    after: timedelta
+
+
+# Data, not code: a county that escalates sooner changes this list.
+ESCALATION_LADDER = (
+    Rung("handler", timedelta(0)),  # the holding department's officials, at the deadline
+    Rung("head", timedelta(hours=4)),  # its head (部门负责人)
+    Rung("leader", timedelta(hours=24)),  # the county leader watching the order
+)
+
+
+def pickup_deadline(dispatched_at: datetime, mode: ClockMode | str = ClockMode.NATURAL) -> datetime:
+    """When the holding department must have picked the order up (上门接单24小时)."""
+    return add_hours(dispatched_at, DAY_HOURS, mode)
+
+
+def solve_deadline(picked_up_at: datetime, mode: ClockMode | str = ClockMode.NATURAL) -> datetime:
+    """When the problem must be solved (解决问题24小时不超限)."""
+    return add_hours(picked_up_at, DAY_HOURS, mode)
+
+
+def add_hours(start: datetime, span: timedelta, mode: ClockMode | str) -> datetime:
+    """`start` plus `span` of counted time, as aware UTC."""
+    if ClockMode(mode) is ClockMode.NATURAL:
+        return as_utc(start) + span
+    return _add_working(local(as_utc(start)), span)
+
+
+def _add_working(cursor: datetime, remaining: timedelta) -> datetime:
+    # Walk day by day: a working day lends the rest of itself, a rest day lends nothing.
+    for _ in range(400):  # a year of rest days would be a bug in the calendar, not a long wait
+        midnight = datetime.combine(cursor.date() + timedelta(days=1), time(0), tzinfo=LOCAL_ZONE)
+        if is_working_day(cursor.date()):
+            if remaining <= midnight - cursor:
+                return as_utc(cursor + remaining)
+            remaining -= midnight - cursor
+        cursor = midnight
+    raise RuntimeError("no working day within 400 days")
+
+
+def is_working_day(day: date) -> bool:
+    """A China working day (调休 included); Monday–Friday for years chinesecalendar does not know."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
+def warning_time(due: datetime, before: timedelta = WARNING_BEFORE) -> datetime:
+    """When to warn the holder that a deadline is near."""
+    return as_utc(due) - before
+
+
+def is_late(due: datetime | None, now: datetime) -> bool:
+    """Past the deadline (a deadline not yet set is never late)."""
+    return due is not None and as_utc(now) > as_utc(due)
+
+
+def escalation_moments(
+    due: datetime, ladder: tuple[Rung, ...] = ESCALATION_LADDER
+) -> list[tuple[str, datetime]]:
+    """Who is told when, if the deadline passes unmet."""
+    return [(rung.who, as_utc(due) + rung.after) for rung in ladder]
