@@ -23,9 +23,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.db import session_scope
 from bot.models import OutboxMessage, OutboxStatus
-from bot.replies import CardUpdate, File, GroupText, Image, Reply, reply_from_dict, reply_to_dict
+from bot.replies import (
+    CardUpdate,
+    File,
+    GroupText,
+    Image,
+    Reply,
+    TemplateCard,
+    reply_from_dict,
+    reply_to_dict,
+)
 from bot.wecom.client import Permanent, RateLimited, SendResult, TokenInvalid, Transient, WeComClient
-from bot.wecom.outbound import render_app_message, render_card_update, render_group_message
+from bot.wecom.outbound import (
+    render_app_message,
+    render_card_update,
+    render_group_message,
+    render_template_card,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +68,7 @@ class OutboxWriter:
         """Queue one message to one recipient, once per idempotency key."""
         if isinstance(reply, GroupText):
             recipient = f"group:{reply.webhook_key}"
+        _check_renders(reply, recipient)
         exists = self.session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
         if exists is not None:
             return  # the same cause ran before (a retried job): the message is already queued
@@ -182,6 +197,16 @@ class Deliverer:
         self._finish(row, status=OutboxStatus.FAILED.value, last_error=reason, **values)
         log.warning("outbox %s failed: %s", row.id, reason)
         return "failed"
+
+
+def _check_renders(reply: Reply, recipient: str) -> None:
+    """Render once now: a card breaking WeCom's limits fails its handler, not a worker ten minutes later."""
+    if isinstance(reply, TemplateCard):
+        render_template_card(reply)
+    elif isinstance(reply, CardUpdate):
+        render_card_update(reply, 0, [recipient])
+    elif isinstance(reply, GroupText):
+        render_group_message(reply)
 
 
 def _claimable(now: datetime) -> Any:

@@ -329,3 +329,13 @@ def test_a_row_scheduled_for_later_is_sent_when_the_clock_gets_there(runtime, st
     runtime.clock.advance(hours=1)
     run_jobs(runtime)
     assert texts_to(standin) == ["明早提醒"]
+
+
+def test_a_card_breaking_wecoms_limits_is_refused_when_written_not_when_sent(runtime, session_factory):
+    from bot.outbox import OutboxWriter
+    from bot.replies import Button, TemplateCard
+
+    seven = tuple(Button(f"按钮{n}", f"k:{n}") for n in range(7))
+    card = TemplateCard("button_interaction", "太多按钮", task_id="t-7", buttons=seven)
+    with session_factory() as s, pytest.raises(ValueError, match="6"):
+        OutboxWriter(s, runtime.clock).add(USER, card, key="card:7")
