@@ -28,13 +28,13 @@ from handlers.complaints.queries import (
     is_leader,
     officials_of,
     people_with_role,
-    require_actor,
 )
 from handlers.complaints.register import (
     MAX_COMMENT,
     Transition,
     check_state,
     move,
+    order_for_holder,
     required_text,
     write_event,
 )
@@ -54,9 +54,7 @@ def request_extension(
     channel: str = "wecom",
 ) -> Transition:
     """延期 request: the holder records why and a new committed date; a leader must approve it."""
-    order = get_order(session, number)
-    require_actor(person, order)
-    check_state(order, expected_version, (OrderState.PICKED_UP,), "申请延期")
+    order = order_for_holder(session, person, number, expected_version, (OrderState.PICKED_UP,), "申请延期")
     reason = required_text(reason, "请写明延期理由。")
     current = order.solve_due
     if current is None or as_utc(until) <= max(as_utc(current), as_utc(now)):
@@ -114,9 +112,7 @@ def resolve(
     channel: str = "wecom",
 ) -> Transition:
     """办结 with the result; the enterprise is asked to sign it off (签单)."""
-    order = get_order(session, number)
-    require_actor(person, order)
-    check_state(order, expected_version, (OrderState.PICKED_UP,), "办结")
+    order = order_for_holder(session, person, number, expected_version, (OrderState.PICKED_UP,), "办结")
     result = required_text(result, "请写明办理结果。", MAX_TEXT)
     before = move(
         session,

@@ -24,6 +24,7 @@ from handlers.complaints.models import (
     OrderState,
     WorkOrder,
 )
+from handlers.complaints.queries import get_order, require_actor
 
 MAX_COMMENT = 500
 
@@ -113,6 +114,21 @@ def check_state(
     if order.state_enum is OrderState.DISPATCHED and OrderState.PICKED_UP in allowed:
         raise Conflict(f"诉求 {order.number} 尚未接单，请先接单再{verb}。")
     raise Conflict(f"诉求 {order.number} 当前状态为「{order.state_enum.label}」，不能{verb}。")
+
+
+def order_for_holder(
+    session: Session,
+    person: Person,
+    number: str,
+    expected_version: int | None,
+    allowed: tuple[OrderState, ...],
+    verb: str,
+) -> WorkOrder:
+    """The order, if `person` may act on it for the holding department and it is in an `allowed` state."""
+    order = get_order(session, number)
+    require_actor(person, order)
+    check_state(order, expected_version, allowed, verb)
+    return order
 
 
 def required_text(text: str, message: str, limit: int = MAX_COMMENT) -> str:

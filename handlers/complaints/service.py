@@ -35,10 +35,16 @@ from handlers.complaints.queries import (
     get_order,
     is_coordinator,
     officials_of,
-    require_actor,
     routing_rule,
 )
-from handlers.complaints.register import Transition, check_state, move, required_text, write_event
+from handlers.complaints.register import (
+    Transition,
+    check_state,
+    move,
+    order_for_holder,
+    required_text,
+    write_event,
+)
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
 # 退回 reason codes (the coordinator needs to know why, and the 退回率 is read with them).
@@ -204,9 +210,7 @@ def pick_up(
     channel: str = "wecom",
 ) -> Transition:
     """接单: the solve clock starts at the first pickup; a later pickup (after 转办) does not restart it."""
-    order = get_order(session, number)
-    require_actor(person, order)
-    check_state(order, expected_version, (OrderState.DISPATCHED,), "接单")
+    order = order_for_holder(session, person, number, expected_version, (OrderState.DISPATCHED,), "接单")
     first = order.picked_up_at is None
     picked_at = now if first else order.picked_up_at
     assert picked_at is not None
@@ -245,9 +249,9 @@ def transfer(
     channel: str = "wecom",
 ) -> Transition:
     """转办 to another department with a reason; the clocks keep running (they are not reset)."""
-    order = get_order(session, number)
-    require_actor(person, order)
-    check_state(order, expected_version, (OrderState.DISPATCHED, OrderState.PICKED_UP), "转办")
+    order = order_for_holder(
+        session, person, number, expected_version, (OrderState.DISPATCHED, OrderState.PICKED_UP), "转办"
+    )
     if department.id == order.holding_department_id:
         raise Invalid(f"诉求 {order.number} 已由{department.name}办理，请选择其他部门。")
     reason = required_text(reason, "请写明转办理由。")
@@ -296,9 +300,7 @@ def send_back(
     channel: str = "wecom",
 ) -> Transition:
     """退回 before pickup, with a reason code; a coordinator or leader decides where it goes next."""
-    order = get_order(session, number)
-    require_actor(person, order)
-    check_state(order, expected_version, (OrderState.DISPATCHED,), "退回")
+    order = order_for_holder(session, person, number, expected_version, (OrderState.DISPATCHED,), "退回")
     if reason_code not in RETURN_REASONS:
         raise Invalid(f"退回理由请选择：{'、'.join(RETURN_REASONS)}。")
     if reason_code == "其他" and not note.strip():
