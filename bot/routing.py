@@ -102,6 +102,7 @@ class Command:
     roles: frozenset[Role]
     public: bool  # also for users not yet known (e.g. 绑定, 帮助)
     slow: bool
+    anytime: bool  # answers even in the middle of a conversation (帮助, 我是谁), leaving it open
     usage: str
     router: str
 
@@ -137,6 +138,7 @@ class Router:
         roles: Iterable[Role] = ALL_ROLES,
         public: bool = False,
         slow: bool = False,
+        anytime: bool = False,
         usage: str = "",
     ) -> Callable[[Callable[[Context, str], HandlerResult]], Callable[[Context, str], HandlerResult]]:
         """Register a text command `name` (and aliases) for the given roles."""
@@ -145,7 +147,9 @@ class Router:
             func: Callable[[Context, str], HandlerResult],
         ) -> Callable[[Context, str], HandlerResult]:
             self.commands.append(
-                Command(name, aliases, func, frozenset(roles), public, slow, usage or name, self.name)
+                Command(
+                    name, aliases, func, frozenset(roles), public, slow, anytime, usage or name, self.name
+                )
             )
             return func
 
@@ -256,9 +260,11 @@ class Dispatcher:
             return _reply_route("empty", Text("您发送的内容是空的。发送「帮助」查看可用命令。"))
         if text.lower() in CANCEL_WORDS:
             return Route("cancel", _cancel)
-        if state and state in self._states:
-            return Route(f"state:{state}", _with_arg(self._states[state], text))
         found = self.match(text)
+        step = self._states.get(state) if state else None
+        # In a conversation the text is the step's answer, except a bare anytime command (帮助).
+        if step and not (found and found[0].anytime and not found[1]):
+            return Route(f"state:{state}", _with_arg(step, text))
         if found is None:
             return _reply_route("unknown", Text(self.unknown_text(text)))
         cmd, args = found

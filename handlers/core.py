@@ -17,7 +17,7 @@ STATUS_LABELS = {
 }
 
 
-@router.command("帮助", "help", "?", "菜单", "menu", public=True, usage="帮助")
+@router.command("帮助", "help", "?", "菜单", "menu", public=True, anytime=True, usage="帮助")
 def show_help(ctx: Context, args: str) -> HandlerResult:
     """列出您可以使用的命令"""
     dispatcher = ctx.services["dispatcher"]
@@ -25,7 +25,7 @@ def show_help(ctx: Context, args: str) -> HandlerResult:
     return Text(dispatcher.help_text(ctx.role))
 
 
-@router.command("我是谁", "whoami", "我的身份", public=True, usage="我是谁")
+@router.command("我是谁", "whoami", "我的身份", public=True, anytime=True, usage="我是谁")
 def who_am_i(ctx: Context, args: str) -> HandlerResult:
     """查看您在本系统登记的身份、部门和绑定的企业"""
     if ctx.person is None:

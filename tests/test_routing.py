@@ -20,7 +20,7 @@ def file_request(ctx, args):
     return Text(f"filed:{args}")
 
 
-@router.command("帮助", "help", "?", public=True)
+@router.command("帮助", "help", "?", public=True, anytime=True)
 def show_help(ctx, args):
     """列出命令"""
     return Text("help")
@@ -111,6 +111,8 @@ def test_card_action_longest_prefix_wins_and_role_is_the_clickers() -> None:
 
 def test_conversation_state_takes_the_text_but_cancel_always_works() -> None:
     assert run(text("张三"), person(Role.ENTERPRISE), state="ask.name") == "name:张三"
+    assert run(text("帮助"), person(Role.ENTERPRISE), state="ask.name") == "help"  # anytime: answered
+    assert run(text("诉求 x"), person(Role.ENTERPRISE), state="ask.name") == "name:诉求 x"  # data
     route = dispatcher.resolve(text("取消"), person(Role.ENTERPRISE), "ask.name")
     assert route.name == "cancel"
 

@@ -102,6 +102,7 @@ def test_guided_binding_asks_step_by_step_and_a_typo_is_asked_again(runtime, cou
     typo = chat.text("new_boss", county["uscc"][:-1] + "0")
     assert "校验位" in typo and "取消" in typo  # still at step 1, and told how to leave
     assert "请发送您的姓名" in chat.text("new_boss", county["uscc"])
+    assert "可用命令" in chat.text("new_boss", "帮助")  # help mid-conversation is help, not a name
     assert "已提交绑定申请" in chat.text("new_boss", "刘总")
     with session_factory() as s:
         assert s.scalar(select(EnterpriseMember.status)) == BindingStatus.PENDING.value
