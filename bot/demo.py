@@ -152,12 +152,17 @@ def run_demo(settings: Settings, *, port: int, standin_port: int, user: str, cha
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
-        procs.stop()
-        if own_redis:
-            stop_embedded_redis(var)
+        try:
+            procs.stop()
+        finally:
+            if own_redis:
+                stop_embedded_redis(var)
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
+    # A closed terminal sends SIGHUP more than once: let the first start the cleanup, ignore the rest.
+    for other in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(other, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 
