@@ -144,6 +144,7 @@ class Intake:
             new_rows = outbox.scheduled()
         self.rt.conversations.save(ctx.conversation)
         self.rt.enqueue_rows(new_rows)
+        self.rt.enqueue_deferred(ctx.deferred)
         return answer_now
 
     def _call(self, ctx: Context, route: Route | None) -> list[Reply]:

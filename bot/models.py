@@ -86,6 +86,20 @@ class Person(Base):
         return Role(self.role)
 
 
+class Oversight(Base):
+    """A county leader's 分管: the departments he oversees (escalations and digests follow it)."""
+
+    __tablename__ = "oversight"
+    __table_args__ = (UniqueConstraint("leader_id", "department_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+
+    leader: Mapped[Person] = relationship()
+    department: Mapped[Department] = relationship()
+
+
 class Enterprise(Base):
     """An enterprise, identified by its 统一社会信用代码."""
 

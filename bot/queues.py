@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,16 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "health_check_interval": 0,
     "retry": RedisRetry(NoBackoff(), 1),
 }
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A job to run at a moment, asked for by a handler and enqueued once its transaction commits."""
+
+    func: str  # dotted path, so handlers never import jobs
+    when: datetime
+    args: tuple[Any, ...]
+    job_id: str  # unique per cause: asking twice schedules it once
 
 
 class Breaker:

@@ -24,6 +24,7 @@ from bot.audit import record
 from bot.errors import NotAllowed
 from bot.messages import Inbound, Kind
 from bot.models import Person, Role
+from bot.queues import Deferred
 from bot.replies import Reply, Text
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class Context:
     outbox: OutboxWriter
     conversation: Conversation
     services: dict[str, Any] = field(default_factory=dict)  # feature services wired by the factory
+    deferred: list[Deferred] = field(default_factory=list)  # jobs to schedule after commit
 
     @property
     def now(self) -> datetime:
@@ -69,6 +71,10 @@ class Context:
         """Queue a message to someone else, durably, in this transaction; `key` makes it once-only."""
         userid = recipient if isinstance(recipient, str) else recipient.wecom_userid
         self.outbox.add(userid, reply, key=key)
+
+    def schedule(self, func: str, when: datetime, *args: Any, job_id: str) -> None:
+        """Run job `func` at `when`, once per `job_id`, if and after this transaction commits."""
+        self.deferred.append(Deferred(func, when, args, job_id))
 
     def audit(self, action: str, entity: str, entity_id: object = None, **data: Any) -> None:
         """Record a state change in the audit trail, in this transaction."""

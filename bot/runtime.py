@@ -20,7 +20,7 @@ from bot.clock import Clock, SystemClock
 from bot.conversation import ConversationStore
 from bot.db import make_engine, make_session_factory
 from bot.outbox import Deliverer
-from bot.queues import INBOUND, OUTBOX, Breaker, Queues, connect
+from bot.queues import DEFAULT, INBOUND, OUTBOX, Breaker, Deferred, Queues, connect
 from bot.ratelimit import SendLimiter
 from bot.routing import Dispatcher, Router
 from bot.settings import Settings
@@ -81,7 +81,7 @@ class Runtime:
                 connection, settings.conversation_ttl_seconds, settings.queue_prefix, breaker
             ),
             breaker=breaker,
-            services={"dispatcher": dispatcher},
+            services={"dispatcher": dispatcher, "settings": settings},
         )
 
     @cached_property
@@ -120,6 +120,20 @@ class Runtime:
         """Queue the rows an OutboxWriter added, after their transaction committed."""
         for outbox_id, not_before in rows:
             self.enqueue_delivery(outbox_id, "new", not_before)
+
+    def enqueue_deferred(self, jobs: Sequence[Deferred]) -> None:
+        """Schedule jobs handlers asked for; with Redis down they are skipped (their sweeper re-arms them)."""
+        for job in jobs:
+            if not self.breaker.allow():
+                return
+            try:
+                if job.when <= self.clock.now():
+                    self.queues.enqueue(DEFAULT, job.func, *job.args, job_id=job.job_id, **SHORT_JOB_TTLS)
+                else:
+                    self.queues.enqueue_at(DEFAULT, job.when, job.func, *job.args, job_id=job.job_id)
+            except RedisError as exc:
+                self.breaker.trip()
+                log.warning("job %s not scheduled (%s); its sweeper will catch up", job.job_id, exc)
 
     def enqueue_handling(self, inbound_id: int) -> bool:
         """Hand a stored inbound message to a worker; False if Redis is unreachable."""

@@ -7,6 +7,7 @@ value stops the process at start-up with the variable's name, not later in a req
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,6 +45,14 @@ class Settings:
     conversation_ttl_seconds: int = 900
     per_member_per_minute: int = 30
     queue_prefix: str = "ztc"
+    # 诉求 work orders (handlers/complaints/rules.py reads these)
+    order_clock: str = "natural"  # natural hours, or "working" (China's working days, 调休 included)
+    order_warn_hours: float = 2.0  # 催办 this long before each 24 h deadline
+    order_head_after_hours: float = 2.0  # past a deadline: the department head is told
+    order_leader_after_hours: float = 4.0  # past a deadline: the overseeing county leader is told
+    order_rate_remind_hours: float = 24.0  # after 办结, the enterprise is reminded to sign off
+    order_auto_close_hours: float = 72.0  # after 办结, an unrated order is closed (自动销号)
+    order_categories: tuple[str, ...] = ()  # empty: the default list of DOMAIN.md §1
 
     @property
     def zone(self) -> ZoneInfo:
@@ -73,6 +82,13 @@ class Settings:
             log_level=env.get("ZTC_LOG_LEVEL", "INFO").upper(),
             per_member_per_minute=_int(env, "ZTC_PER_MEMBER_PER_MINUTE", 30),
             queue_prefix=env.get("ZTC_QUEUE_PREFIX", "ztc"),
+            order_clock=env.get("ZTC_ORDER_CLOCK", "natural").strip().lower(),
+            order_warn_hours=_hours(env, "ZTC_ORDER_WARN_HOURS", 2.0),
+            order_head_after_hours=_hours(env, "ZTC_ORDER_HEAD_AFTER_HOURS", 2.0),
+            order_leader_after_hours=_hours(env, "ZTC_ORDER_LEADER_AFTER_HOURS", 4.0),
+            order_rate_remind_hours=_hours(env, "ZTC_ORDER_RATE_REMIND_HOURS", 24.0),
+            order_auto_close_hours=_hours(env, "ZTC_ORDER_AUTO_CLOSE_HOURS", 72.0),
+            order_categories=_words(env.get("ZTC_ORDER_CATEGORIES", "")),
         )
         settings.validate()
         return settings
@@ -91,6 +107,20 @@ class Settings:
             raise SettingsError("ZTC_MAX_BODY_BYTES must be at least 1024")
         if not 1 <= self.per_member_per_minute <= 30:
             raise SettingsError("ZTC_PER_MEMBER_PER_MINUTE must be between 1 and 30 (WeCom drops the excess)")
+        self._validate_orders()
+
+    def _validate_orders(self) -> None:
+        if self.order_clock not in ("natural", "working"):
+            raise SettingsError(f"ZTC_ORDER_CLOCK={self.order_clock!r} must be natural or working")
+        if self.order_warn_hours >= 24:
+            raise SettingsError("ZTC_ORDER_WARN_HOURS must be less than the 24-hour deadline")
+        if self.order_leader_after_hours < self.order_head_after_hours:
+            raise SettingsError("ZTC_ORDER_LEADER_AFTER_HOURS must not be before ZTC_ORDER_HEAD_AFTER_HOURS")
+        if self.order_auto_close_hours <= self.order_rate_remind_hours:
+            raise SettingsError("ZTC_ORDER_AUTO_CLOSE_HOURS must be after ZTC_ORDER_RATE_REMIND_HOURS")
+        too_long = [c for c in self.order_categories if len(c) > 16]
+        if too_long:
+            raise SettingsError(f"ZTC_ORDER_CATEGORIES: {too_long[0]!r} is longer than 16 characters")
 
 
 def require_real_secrets(settings: Settings) -> None:
@@ -109,6 +139,24 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name}={raw!r} is not an integer") from exc
+
+
+def _hours(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number of hours") from exc
+    if not 0 <= value <= 24 * 30:
+        raise SettingsError(f"{name}={raw!r} must be between 0 and 720 hours")
+    return value
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    """「审批,用地、融资」 → ("审批", "用地", "融资"): commas (either width) or 、 separate."""
+    return tuple(w.strip() for w in re.split(r"[,，、]", raw) if w.strip())
 
 
 def _api_base(url: str) -> str:

@@ -1,6 +1,8 @@
 """Features, each with its own router; ALL_ROUTERS is what the app mounts, in help order."""
 
+from handlers.complaints.filing import router as filing_router
+from handlers.complaints.working import router as working_router
 from handlers.core import router as core_router
 from handlers.onboarding import router as onboarding_router
 
-ALL_ROUTERS = [core_router, onboarding_router]
+ALL_ROUTERS = [core_router, onboarding_router, filing_router, working_router]

@@ -77,6 +77,15 @@ class Chat:
         assert len(replies) == 1 and isinstance(replies[0], Text), replies
         return replies[0].content
 
+    def image(self, user: str, media_id: str) -> list[Reply]:
+        """A person sends a photo."""
+        n = next(_seq)
+        inbound = Inbound(
+            Channel.WECOM_APP, Kind.IMAGE, user, f"wecom:msg:i{n}", self.rt.clock.now(),
+            msg_id=f"i{n}", media_id=media_id, pic_url=f"https://example.invalid/{media_id}.jpg",
+        )  # fmt: skip
+        return Intake(self.rt).receive(inbound).replies
+
     def click(self, user: str, key: str, *, response_code: str = "rc-1", task_id: str = "t") -> list[Reply]:
         """A person clicks a card button."""
         n = next(_seq)

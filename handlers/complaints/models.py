@@ -91,6 +91,7 @@ class WorkOrder(Base):
         CheckConstraint("rework_count >= 0", name="rework_count_valid"),
         Index("ix_work_orders_holder_state", "holding_department_id", "state"),
         Index("ix_work_orders_enterprise_filed", "enterprise_id", "filed_at"),
+        Index("ix_work_orders_alarm_at", "alarm_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,6 +117,11 @@ class WorkOrder(Base):
     rating: Mapped[str | None] = mapped_column(String(8))
     rework_count: Mapped[int] = mapped_column(default=0)
     auto_closed: Mapped[bool] = mapped_column(default=False)
+    photos: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # [{media_id, pic_url}]
+    # The next 盯单 alarm (handlers.complaints.alarms): indexed, so finding what is due is cheap;
+    # a job fires it with a compare-and-set on (alarm_at, alarm_rung), so each is sent once.
+    alarm_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    alarm_rung: Mapped[str | None] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(default=1)
 
     enterprise: Mapped[Enterprise] = relationship()

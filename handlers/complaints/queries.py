@@ -161,3 +161,23 @@ def _may_see(session: Session, person: Person, order: WorkOrder, events: list[Or
     if person.role_enum is Role.OFFICIAL:
         return person.department_id in {e.department_id for e in events}  # any department that held it
     return order.enterprise_id in {e.id for e in bound_enterprises(session, person)}
+
+
+def find_department(session: Session, text: str) -> Department:
+    """A department by code, full name, or a unique part of its name (「自然资源」 → 县自然资源局)."""
+    raw = unicodedata.normalize("NFKC", text).strip()
+    if not raw:
+        raise Invalid("请写明部门名称，例如：县自然资源局。")
+    exact = session.scalar(
+        select(Department).where(or_(Department.code == raw.upper(), Department.name == raw))
+    )
+    if exact is not None:
+        return exact
+    like = list(
+        session.scalars(select(Department).where(Department.name.contains(raw, autoescape=True)).limit(6))
+    )
+    if len(like) == 1:
+        return like[0]
+    if not like:
+        raise Invalid(f"没有找到部门「{raw}」，请发送部门全称，例如：县自然资源局。")
+    raise Invalid(f"「{raw}」对应多个部门：{'、'.join(d.name for d in like[:5])}，请发送全称。")

@@ -69,12 +69,14 @@ def file_order(
     *,
     enterprise: Enterprise | None = None,
     mode: ClockMode = ClockMode.NATURAL,
+    categories: tuple[str, ...] = CATEGORIES,
+    photos: list[dict[str, str]] | None = None,
     channel: str = "wecom",
 ) -> Transition:
     """挂号 and 派单 in one step: the order gets its number and goes to the department that must act."""
     enterprise = _filing_enterprise(session, person, enterprise)
     description = check_description(text)
-    category, urgency = check_category(category), check_urgency(urgency)
+    category, urgency = check_category(category, categories), check_urgency(urgency)
     _refuse_duplicate(session, enterprise, description, now)
     department = dispatch_target(session, enterprise, category)
     order = WorkOrder(
@@ -89,6 +91,7 @@ def file_order(
         filed_at=now,
         dispatched_at=now,
         pickup_due_at=clocks.pickup_deadline(now, mode),
+        photos=photos or [],
     )
     _insert_numbered(session, order, now)
     filed = write_event(
@@ -126,11 +129,11 @@ def check_description(text: str) -> str:
     return description
 
 
-def check_category(category: str) -> str:
-    """One of CATEGORIES."""
+def check_category(category: str, categories: tuple[str, ...] = CATEGORIES) -> str:
+    """One of the county's categories (CATEGORIES unless configured)."""
     value = unicodedata.normalize("NFKC", category).strip()
-    if value not in CATEGORIES:
-        raise Invalid(f"「{value or '（空）'}」不是诉求类别，请从以下类别中选择：{'、'.join(CATEGORIES)}。")
+    if value not in categories:
+        raise Invalid(f"「{value or '（空）'}」不是诉求类别，请从以下类别中选择：{'、'.join(categories)}。")
     return value
 
 

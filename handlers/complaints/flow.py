@@ -1,0 +1,115 @@
+"""What every work-order handler does after a service call, and the views they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.errors import Conflict, Invalid
+from bot.replies import CardUpdate, Reply, Text
+from bot.routing import Context
+from bot.settings import Settings
+from handlers.complaints import alarms
+from handlers.complaints.cards import due_text, excerpt, when
+from handlers.complaints.models import Action, OrderEvent, OrderState, WorkOrder
+from handlers.complaints.notices import announce
+from handlers.complaints.queries import parse_number
+from handlers.complaints.register import Transition
+from handlers.complaints.rules import OrderRules, rules_from
+
+
+def rules(ctx: Context) -> OrderRules:
+    """The county's work-order rules, from the runtime's settings."""
+    settings = ctx.services["settings"]
+    assert isinstance(settings, Settings)
+    return rules_from(settings)
+
+
+def settle(ctx: Context, transition: Transition) -> Transition:
+    """Tell everyone the transition names, and arm the order's next 盯单 alarm (both after commit)."""
+    announce(ctx.outbox, transition, ctx.now)
+    deferred = alarms.arm(ctx.session, transition.order, rules(ctx), ctx.now)
+    if deferred is not None:
+        ctx.deferred.append(deferred)
+    return transition
+
+
+def card_target(key: str) -> tuple[str, int, str]:
+    """「S2611-0001:3[:满意]」 (after the verb) → (number, version, extra)."""
+    number, _, rest = key.partition(":")
+    version, _, extra = rest.partition(":")
+    if not version.isdigit():
+        raise Invalid("这张卡片的按钮已失效，请发送「待办」或「我的诉求」查看最新情况。")
+    return parse_number(number), int(version), extra
+
+
+def clicked(ctx: Context, label: str, act: Callable[[], list[Reply]]) -> list[Reply]:
+    """Run a card button's action; relabel the card (or mark it 已处理 when the click was stale)."""
+    try:
+        replies = act()
+    except Conflict as exc:
+        replies, label = [Text(exc.message)], "已处理"
+    if ctx.inbound.response_code:
+        replies.append(CardUpdate(ctx.inbound.response_code, replace_name=label))
+    return replies
+
+
+def order_line(order: WorkOrder) -> str:
+    """One line of a list: number, state, category, the request's start."""
+    return f"{order.number}【{order.state_enum.label}】{order.category} · {excerpt(order.description, 24)}"
+
+
+def due_line(order: WorkOrder, ctx: Context) -> str:
+    """The deadline that matters now, for lists."""
+    if order.state_enum is OrderState.PICKED_UP:
+        return f"办结时限 {due_text(order.solve_due, ctx.now)}"
+    if order.state_enum in (OrderState.DISPATCHED, OrderState.RETURNED):
+        return f"接单时限 {due_text(order.pickup_due_at, ctx.now)}"
+    return ""
+
+
+HISTORY_VERBS = {
+    Action.FILE: "提交诉求",
+    Action.DISPATCH: "派单",
+    Action.PICKUP: "接单",
+    Action.TRANSFER: "转办",
+    Action.RETURN: "退回",
+    Action.RETURN_DECIDED: "协调派单",
+    Action.EXTEND_REQUESTED: "申请延期",
+    Action.EXTEND_APPROVED: "批准延期",
+    Action.EXTEND_REJECTED: "驳回延期",
+    Action.RESOLVE: "办结",
+    Action.RATE: "评价",
+    Action.REOPEN: "返工",
+    Action.AUTO_CLOSE: "自动销号",
+    Action.REMIND: "催办提醒",
+    Action.ESCALATE: "超时督办",
+}
+_DETAIL_KEYS = ("to_department", "reason", "note", "result", "rating", "comment", "rung")
+
+
+def history_text(order: WorkOrder, events: list[OrderEvent]) -> str:
+    """诉求 <单号>: the order's summary, then who did what when."""
+    lines = [
+        f"诉求 {order.number}【{order.state_enum.label}】",
+        f"企业：{order.enterprise.name}",
+        f"类别：{order.category}（{order.urgency}）",
+        f"内容：{excerpt(order.description, 200)}",
+        f"承办部门：{order.holding_department.name}",
+        f"接单时限：{when(order.pickup_due_at)}",
+    ]
+    if order.solve_due is not None:
+        lines.append(f"办结时限：{when(order.solve_due)}{'（已延期）' if order.extended_until else ''}")
+    if order.result:
+        lines.append(f"办理结果：{excerpt(order.result, 200)}")
+    if order.rework_count:
+        lines.append(f"返工次数：{order.rework_count}")
+    lines.append("办理记录：")
+    lines.extend(_event_line(e) for e in events)
+    return "\n".join(lines)
+
+
+def _event_line(event: OrderEvent) -> str:
+    who = event.actor.name if event.actor else "系统"
+    details = "，".join(str(event.data[k]) for k in _DETAIL_KEYS if event.data.get(k) not in (None, ""))
+    verb = HISTORY_VERBS.get(Action(event.action), event.action)
+    return f"· {when(event.at)} {who} {verb}{'：' + details if details else ''}"
