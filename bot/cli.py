@@ -12,6 +12,9 @@ from dotenv import load_dotenv
 from bot.settings import Settings, SettingsError, require_real_secrets
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from bot.importing import ImportReport
     from bot.runtime import Runtime
 
 
@@ -95,27 +98,44 @@ def db_upgrade() -> None:
 
 
 @main.command("import")
-@click.argument("kind", type=click.Choice(["departments", "people", "enterprises"]))
+@click.argument("kind", type=click.Choice(["departments", "people", "enterprises", "routing"]))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_(kind: str, file: Path) -> None:
-    """Import departments, people or enterprises from CSV or XLSX (all rows or none)."""
+    """Import departments, people, enterprises or routing rules from CSV or XLSX (all rows or none)."""
     from bot.db import session_scope
     from bot.errors import Invalid
     from bot.importing import import_file
 
     rt = _runtime()
+    notes: list[str] = []
     try:
         with session_scope(rt.session_factory) as session:
-            report = import_file(session, kind, file, clock=rt.clock)
+            if kind == "routing":  # the work orders' rules: handlers, so imported only here
+                report, notes = _import_routing(session, file, rt)
+            else:
+                report = import_file(session, kind, file, clock=rt.clock)
     except Invalid as exc:  # bad rows (ImportFailed) and unreadable files alike
         click.echo(exc.message, err=True)
         sys.exit(1)
     click.echo(report.summary())
+    for note in notes:
+        click.echo(note, err=True)
+
+
+def _import_routing(session: Session, file: Path, rt: Runtime) -> tuple[ImportReport, list[str]]:
+    """Import routing rules; a note names the categories still without a 承办部门."""
+    from handlers.complaints.importing import import_routing_file, unrouted
+    from handlers.complaints.rules import rules_from
+
+    report = import_routing_file(session, file, clock=rt.clock, settings=rt.settings)
+    missing = unrouted(session, rules_from(rt.settings).categories)
+    note = f"提示：以下类别还没有承办部门，无包联部门的企业不能提交：{'、'.join(missing)}"
+    return report, [note] if missing else []
 
 
 @main.command("seed-demo")
 def seed_demo() -> None:
-    """Load the demo county's departments, people and enterprises (idempotent)."""
+    """Load the demo county's departments, people, enterprises and routing rules (idempotent)."""
     from bot.demo import seed
 
     click.echo(seed(_runtime()))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.db import session_scope
 from bot.embedded_redis import is_up, socket_url, start_embedded_redis, stop_embedded_redis
-from bot.importing import import_file
+from bot.importing import Table, import_file, read_table
 from bot.migrations import upgrade
 from bot.models import BindingStatus, Enterprise, EnterpriseMember, Person
 from bot.runtime import Runtime
@@ -31,15 +31,29 @@ KINDS = ("departments", "people", "enterprises")
 
 
 def seed(runtime: Runtime) -> str:
-    """Import the demo county and bind its enterprise contacts (safe to run again)."""
+    """Import the demo county and its routing rules, bind its enterprise contacts (safe to run again)."""
+    from handlers.complaints.importing import import_routing  # bot imports no feature at import time
+    from handlers.complaints.rules import rules_from
+
     lines = []
+    categories = rules_from(runtime.settings).categories
     with session_scope(runtime.session_factory) as session:
         for kind in KINDS:
             report = import_file(session, kind, DEMO_DIR / f"{kind}.csv", clock=runtime.clock)
             lines.append(f"{kind}: 新增 {report.created}，更新 {report.updated}")
+        routing = _demo_routing(categories)
+        report = import_routing(session, routing, clock=runtime.clock, categories=categories)
+        lines.append(f"routing: 新增 {report.created}，更新 {report.updated}")
         bound = _bind_demo_members(session, runtime.clock)
     lines.append(f"企业绑定: 新增 {bound}")
     return "\n".join(lines)
+
+
+def _demo_routing(categories: tuple[str, ...]) -> Table:
+    """The demo's routing rules for the categories this county uses (ZTC_ORDER_CATEGORIES may differ)."""
+    table = read_table(DEMO_DIR / "routing.csv")
+    rows = [row for row in table.rows if row["类别"] in categories]
+    return Table(table.header_line, table.header, rows)
 
 
 def _bind_demo_members(session: Session, clock: Clock) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
@@ -12,10 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import FixedClock
+from bot.demo import seed
 from bot.errors import Invalid
 from bot.importing import ImportFailed, ImportReport, RowError, import_file, read_rows, read_table
-from bot.models import AuditEvent, Department, DepartmentKind, Enterprise, Person, Role
+from bot.models import AuditEvent, Department, DepartmentKind, Enterprise, Oversight, Person, Role
+from bot.runtime import Runtime
 from bot.uscc import validate_uscc
+from handlers.complaints.models import CATEGORIES, RoutingRule
 
 DEMO = Path(__file__).resolve().parent.parent / "bot" / "demo"
 
@@ -403,6 +407,109 @@ def test_erased_person_is_not_restored(
     assert "抹除" in error.message
 
 
+# --- leaders' 分管部门 ---------------------------------------------------------------------------
+
+OVERSIGHT_HEADER = ["账号", "姓名", "角色", "部门", "分管部门"]
+
+
+def overseen(session: Session) -> dict[str, list[str]]:
+    """Each leader's 分管部门 as stored, by userid, codes sorted."""
+    found: dict[str, list[str]] = {}
+    for row in session.scalars(select(Oversight)):
+        found.setdefault(row.leader.wecom_userid, []).append(row.department.code)
+    return {userid: sorted(codes) for userid, codes in found.items()}
+
+
+def test_leaders_oversight_by_code_or_name(
+    session: Session, clock: FixedClock, tmp_path: Path, departments: dict[str, Department]
+) -> None:
+    rows = [
+        OVERSIGHT_HEADER,
+        ["leader_wang", "王建国", "县领导", "", "FGJ、县自然资源局，KFQ, FGJ"],
+        ["leader_li", "李明华", "县领导", "", ""],
+        ["fgj_chen", "陈国强", "干部", "FGJ", ""],
+    ]
+    report = import_file(session, "people", write_csv(tmp_path / "p.csv", rows), clock=clock)
+    assert (report.created, report.updated) == (3, 0)
+    assert overseen(session) == {"leader_wang": ["FGJ", "KFQ", "ZRZYJ"]}
+    creates = {e.data["wecom_userid"]: e.data for e in audit_rows(session) if e.entity == "person"}
+    assert creates["leader_wang"]["oversees"] == ["FGJ", "KFQ", "ZRZYJ"]
+    assert "oversees" not in creates["leader_li"]
+    assert "oversees" not in creates["fgj_chen"]
+
+
+def test_oversight_column_replaces_and_an_empty_cell_clears(
+    session: Session, clock: FixedClock, tmp_path: Path, departments: dict[str, Department]
+) -> None:
+    first = [OVERSIGHT_HEADER, ["leader_wang", "王建国", "县领导", "", "FGJ、ZRZYJ"]]
+    import_file(session, "people", write_csv(tmp_path / "p.csv", first), clock=clock)
+    kept = session.scalars(select(Oversight).where(Oversight.department == departments["ZRZYJ"])).one()
+
+    replaced = [OVERSIGHT_HEADER, ["leader_wang", "王建国", "县领导", "", "ZRZYJ、县委督查室"]]
+    report = import_file(session, "people", write_csv(tmp_path / "p.csv", replaced), clock=clock)
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 0)
+    assert overseen(session) == {"leader_wang": ["DCS", "ZRZYJ"]}
+    assert (
+        session.scalars(select(Oversight).where(Oversight.department == departments["ZRZYJ"])).one() is kept
+    )
+    assert audit_rows(session)[-1].data == {"oversees": {"from": ["FGJ", "ZRZYJ"], "to": ["DCS", "ZRZYJ"]}}
+
+    again = import_file(session, "people", write_csv(tmp_path / "p.csv", replaced), clock=clock)
+    assert (again.updated, again.unchanged) == (0, 1)
+    without_column = [["账号", "姓名", "角色"], ["leader_wang", "王建国", "县领导"]]
+    import_file(session, "people", write_csv(tmp_path / "p.csv", without_column), clock=clock)
+    assert overseen(session) == {"leader_wang": ["DCS", "ZRZYJ"]}
+
+    cleared = [OVERSIGHT_HEADER, ["leader_wang", "王建国", "县领导", "", ""]]
+    report = import_file(session, "people", write_csv(tmp_path / "p.csv", cleared), clock=clock)
+    assert report.updated == 1
+    assert overseen(session) == {}
+    assert audit_rows(session)[-1].data == {"oversees": {"from": ["DCS", "ZRZYJ"], "to": []}}
+
+
+def test_oversight_errors_name_the_line(
+    session: Session, clock: FixedClock, tmp_path: Path, departments: dict[str, Department]
+) -> None:
+    rows = [PEOPLE_HEADER, ["leader_wang", "王建国", "县领导", "", "县长", "", ""]]
+    import_file(session, "people", write_csv(tmp_path / "p.csv", rows), clock=clock)
+    rows = [
+        OVERSIGHT_HEADER,
+        ["leader_li", "李明华", "县领导", "", "FGJ、不存在局，XYZ"],
+        ["fgj_chen", "陈国强", "干部", "FGJ", "FGJ"],
+        ["admin", "孙丽", "管理员", "DCS", "DCS"],
+        ["zhang_wei", "张伟", "企业", "", "KFQ"],
+        ["leader_wang", "王建国", "干部", "FGJ", "FGJ"],  # no longer a leader, still given 分管部门
+        ["leader_zhao", "赵志刚", "县领导", "", "、，"],  # separators only: nothing overseen
+    ]
+    errors = failure(session, "people", write_csv(tmp_path / "p.csv", rows), clock)
+    assert [str(e) for e in errors] == [
+        "第2行 分管部门：找不到部门「不存在局」、「XYZ」：请填部门编码或部门名称，多个部门用「、」隔开",
+        "第3行 分管部门：只有县领导可以填写分管部门",
+        "第4行 分管部门：只有县领导可以填写分管部门",
+        "第5行 分管部门：只有县领导可以填写分管部门",
+        "第6行 分管部门：只有县领导可以填写分管部门",
+    ]
+    assert count(session, Person) == 1
+    assert count(session, Oversight) == 0
+
+
+def test_a_leader_given_another_role_oversees_nothing(
+    session: Session, clock: FixedClock, tmp_path: Path, departments: dict[str, Department]
+) -> None:
+    rows = [OVERSIGHT_HEADER, ["leader_wang", "王建国", "县领导", "", "FGJ、DCS"]]
+    import_file(session, "people", write_csv(tmp_path / "p.csv", rows), clock=clock)
+    rows = [["账号", "姓名", "角色", "部门"], ["leader_wang", "王建国", "干部", "DCS"]]
+    report = import_file(session, "people", write_csv(tmp_path / "p2.csv", rows), clock=clock)
+    assert report.updated == 1
+    assert overseen(session) == {}
+    update = audit_rows(session)[-1]
+    assert update.data == {
+        "role": {"from": "leader", "to": "official"},
+        "department": {"from": None, "to": "DCS"},
+        "oversees": {"from": ["DCS", "FGJ"], "to": []},
+    }
+
+
 # --- enterprises -------------------------------------------------------------------------------
 
 
@@ -543,3 +650,61 @@ def test_demo_files_import_cleanly_in_order(session: Session, clock: FixedClock)
     assert all(e.contact_department is not None for e in session.scalars(select(Enterprise)))
     again = import_file(session, "people", DEMO / "people.csv", clock=clock)
     assert (again.created, again.updated, again.unchanged) == (0, 0, reports[1].created)
+
+
+def test_demo_county_has_a_full_escalation_ladder(session: Session, clock: FixedClock) -> None:
+    """handler → department head → overseeing leader: every step has someone in the demo county."""
+    for kind in ("departments", "people"):
+        import_file(session, kind, DEMO / f"{kind}.csv", clock=clock)
+    overseers: dict[str, list[str]] = {}
+    for row in session.scalars(select(Oversight)):
+        assert row.leader.role_enum is Role.LEADER
+        overseers.setdefault(row.department.code, []).append(row.leader.wecom_userid)
+    codes = set(session.scalars(select(Department.code)))
+    assert {code: len(leaders) for code, leaders in overseers.items()} == dict.fromkeys(codes, 1)
+    officials = list(session.scalars(select(Person).where(Person.role == Role.OFFICIAL.value)))
+    staffed = {p.department.code for p in officials if p.department is not None}
+    headed = {p.department.code for p in officials if p.is_head and p.department is not None}
+    assert staffed == headed
+
+
+def test_seed_demo_loads_routing_and_oversight_once(runtime: Runtime) -> None:
+    first = seed(runtime)
+    assert "routing: 新增 9，更新 0" in first.splitlines()
+    assert seed(runtime).splitlines() == [
+        "departments: 新增 0，更新 0",
+        "people: 新增 0，更新 0",
+        "enterprises: 新增 0，更新 0",
+        "routing: 新增 0，更新 0",
+        "企业绑定: 新增 0",
+    ]
+    with runtime.session_factory() as session:
+        rules = {r.category: r.department.code for r in session.scalars(select(RoutingRule))}
+        assert rules == {
+            "审批": "XZSPJ",
+            "用地": "ZRZYJ",
+            "融资": "CZJ",
+            "用工": "RSJ",
+            "环评": "STHJ",
+            "水电气": "ZJJ",
+            "政策兑现": "FGJ",
+            "执法检查": "SCJGJ",
+            "其他": "YSHJ",
+        }
+        assert set(rules) == set(CATEGORIES)
+        assert overseen(session) == {
+            "leader_wang": ["DCS", "YSHJ", "ZFB"],
+            "leader_li": ["CZJ", "FGJ", "KFQ", "XZSPJ", "ZJJ", "ZRZYJ"],
+            "leader_zhao": ["GXJ", "RSJ", "SCJGJ", "STHJ", "SWJ", "SWUJ", "YJJ"],
+        }
+        routed = [e for e in audit_rows(session) if e.entity == "routing_rule"]
+        assert len(routed) == 9  # the second seed changed nothing, so audited nothing
+
+
+def test_seed_demo_routes_only_the_countys_categories(runtime: Runtime) -> None:
+    custom = replace(runtime, settings=runtime.settings.with_(order_categories=("审批", "科技")))
+    assert "routing: 新增 1，更新 0" in seed(custom).splitlines()
+    with runtime.session_factory() as session:
+        assert [(r.category, r.department.code) for r in session.scalars(select(RoutingRule))] == [
+            ("审批", "XZSPJ")
+        ]

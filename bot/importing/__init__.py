@@ -12,6 +12,11 @@ Chinese or English (部门编码 or code, …). The rules:
 - A column present in the file is applied as given (an empty optional cell clears the value);
   a column absent from the file leaves stored values unchanged.
 - Each created or changed row writes one audit event (channel "cli"); mobiles are masked there.
+- People: a 县领导's 分管部门 (codes or names, separated by 、 or commas) replace his oversight
+  rows when the column is present; only leaders may have them, and a leader who is imported with
+  another role oversees nothing afterwards.
+
+Routing rules (`ztc import routing`) live with the work orders: handlers.complaints.importing.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -42,8 +48,8 @@ from bot.importing.columns import (
 )
 from bot.importing.reading import Row, Table, read_rows, read_table
 from bot.importing.results import HEADER, KIND_LABELS, MAX_ERRORS_SHOWN, ImportFailed, ImportReport, RowError
-from bot.importing.writing import _existing, _Target, _write
-from bot.models import Department, Enterprise, Person, Role
+from bot.importing.writing import _existing, _shown, _Target, _write
+from bot.models import Department, Enterprise, Oversight, Person, Role
 from bot.uscc import validate_uscc
 
 __all__ = [
@@ -109,13 +115,18 @@ def import_people(
         "title": _text(50),
         "is_head": _parse_bool,
         "mobile": _parse_mobile,
+        "oversees": departments.find_many,
     }
     records, errors = _parse_rows(table, PERSON_COLUMNS, parsers, unique=("wecom_userid",))
     existing = _existing(session, Person, "wecom_userid")
+    oversight = _Oversight(session, departments)
     for record in records:
         if record.ok:
-            errors += _person_rules(record, existing.get(record.values["wecom_userid"]))
-    return _write(session, PEOPLE, records, existing, errors, clock=clock, actor=actor)
+            current = existing.get(record.values["wecom_userid"])
+            errors += _person_rules(record, current)
+            oversight.end_unless_leader(record, current)
+    links = {"oversees": oversight.replace}
+    return _write(session, PEOPLE, records, existing, errors, clock=clock, actor=actor, links=links)
 
 
 def _person_rules(record: _Record, current: Person | None) -> list[RowError]:
@@ -134,7 +145,42 @@ def _person_rules(record: _Record, current: Person | None) -> list[RowError]:
         errors.append(RowError(record.line, "部门", "企业联系人不属于任何部门，请留空"))
     if is_head and department is None:
         errors.append(RowError(record.line, "负责人", "部门负责人必须填写所属部门"))
+    if record.values.get("oversees") and role != Role.LEADER:
+        errors.append(RowError(record.line, "分管部门", "只有县领导可以填写分管部门"))
     return errors
+
+
+class _Oversight:
+    """The stored 分管 rows by leader id, and replacing one leader's set with the file's."""
+
+    def __init__(self, session: Session, departments: _Departments) -> None:
+        self.session = session
+        self.departments = departments
+        self.rows: dict[int, list[Oversight]] = {}
+        for row in session.scalars(select(Oversight)):
+            self.rows.setdefault(row.leader_id, []).append(row)
+
+    def end_unless_leader(self, record: _Record, current: Person | None) -> None:
+        """A leader imported with another role (and no 分管部门 column) oversees nothing any more."""
+        stored = current is not None and bool(self.rows.get(current.id))
+        role = record.values.get("role", current.role if current is not None else None)
+        if stored and role != Role.LEADER and "oversees" not in record.values:
+            record.values["oversees"] = ()
+
+    def replace(self, leader: Person, wanted: tuple[Department, ...]) -> dict[str, Any] | None:
+        """Delete the rows not wanted, add the missing ones; the change for the audit, or None."""
+        current = self.rows.get(leader.id, []) if leader.id is not None else []
+        old_ids, new_ids = {row.department_id for row in current}, {d.id for d in wanted}
+        if old_ids == new_ids:
+            return None
+        for row in current:
+            if row.department_id not in new_ids:
+                self.session.delete(row)
+        for department in wanted:
+            if department.id not in old_ids:
+                self.session.add(Oversight(leader=leader, department=department))
+        old = [self.departments.by_id[i] for i in old_ids]
+        return {"from": _shown("oversees", old), "to": _shown("oversees", wanted)}
 
 
 def import_enterprises(

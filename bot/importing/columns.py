@@ -45,6 +45,7 @@ PERSON_COLUMNS = (
     Column("title", "职务", ("职务", "title")),
     Column("is_head", "负责人", ("负责人", "是否负责人", "部门负责人", "is_head")),
     Column("mobile", "手机", ("手机", "手机号", "手机号码", "mobile")),
+    Column("oversees", "分管部门", ("分管部门", "分管单位", "oversees")),  # 县领导 only; not a Person column
 )
 ENTERPRISE_COLUMNS = (
     Column(
@@ -72,6 +73,7 @@ TRUE_WORDS = ("是", "y", "yes", "true", "1", "√", "✓")
 FALSE_WORDS = ("", "否", "n", "no", "false", "0", "×")
 USERID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # WeCom's rule for a member's UserID
 SCIENTIFIC = re.compile(r"[+-]?\d+(\.\d+)?E\+\d+", re.IGNORECASE)
+LIST_SEPARATORS = re.compile(r"[、,，]")  # 「FGJ、县财政局, ZRZYJ」
 
 
 def _norm(word: str) -> str:
@@ -148,6 +150,7 @@ class _Departments:
         departments = list(session.scalars(select(Department)))
         self.by_code = {d.code: d for d in departments}
         self.by_name = {d.name: d for d in departments}
+        self.by_id = {d.id: d for d in departments}
 
     def find(self, raw: str) -> Department | None:
         """The department a cell names (empty → None)."""
@@ -157,6 +160,16 @@ class _Departments:
         if found is None:
             raise Invalid(f"找不到部门「{raw}」：请填部门编码或部门名称，新部门请先导入部门表")
         return found
+
+    def find_many(self, raw: str) -> tuple[Department, ...]:
+        """The departments a cell lists, separated by 、 or commas (empty → none; repeats count once)."""
+        names = [n.strip() for n in LIST_SEPARATORS.split(raw) if n.strip()]
+        unknown = [n for n in names if n not in self.by_code and n not in self.by_name]
+        if unknown:
+            listed = "、".join(f"「{n}」" for n in unknown)
+            raise Invalid(f"找不到部门{listed}：请填部门编码或部门名称，多个部门用「、」隔开")
+        found = (self.by_code.get(n) or self.by_name[n] for n in names)
+        return tuple({d.id: d for d in found}.values())
 
     def find_contact(self, raw: str) -> Department | None:
         """A department that may be an enterprise's 包联部门 (kind 包联部门 or 兼)."""

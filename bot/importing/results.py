@@ -34,7 +34,8 @@ class ImportFailed(Invalid):
         super().__init__(f"导入失败：共{len(self.errors)}处错误，未写入任何数据。\n{shown}{more}")
 
 
-KIND_LABELS = {"departments": "部门", "people": "人员", "enterprises": "企业"}
+# "routing" is imported by handlers.complaints.importing; its label is here with the others.
+KIND_LABELS = {"departments": "部门", "people": "人员", "enterprises": "企业", "routing": "分派规则"}
 
 
 @dataclass(frozen=True)

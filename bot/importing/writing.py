@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +22,11 @@ def _existing(session: Session, model: type[Any], key: str) -> dict[str, Any]:
 
 
 def _shown(attr: str, value: Any) -> Any:
-    """A value as the audit trail keeps it: departments by code, mobiles masked."""
+    """A value as the audit trail keeps it: departments by code (a list of them sorted), mobiles masked."""
     if isinstance(value, Department):
         return value.code
+    if isinstance(value, tuple | list | set | frozenset) and all(isinstance(v, Department) for v in value):
+        return sorted(v.code for v in value)
     if attr == "mobile" and isinstance(value, str) and len(value) == 11:
         return value[:3] + "****" + value[7:]
     return value
@@ -48,6 +51,12 @@ class _Target:
     model: type[Any]
     entity: str
     key: str
+    stamped: bool = True  # the model has created_at, set when a row is created
+
+
+Link = Callable[[Any, Any], dict[str, Any] | None]
+"""Sets a value kept outside the row (a leader's 分管部门 are Oversight rows) on an object that may
+not be flushed yet; returns {"from": old, "to": new} for the audit, or None when nothing changed."""
 
 
 def _write(
@@ -59,20 +68,31 @@ def _write(
     *,
     clock: Clock,
     actor: Person | None,
+    links: Mapping[str, Link] | None = None,
 ) -> ImportReport:
-    """All or nothing: any error fails the file; else create or update every row, and audit changes."""
+    """All or nothing: any error fails the file; else create or update every row, and audit changes.
+
+    `links` set the attributes that are not columns of the model (after the row's own values).
+    """
     if errors:
         raise ImportFailed(errors)
+    links = links or {}
     now = clock.now()
     events: list[tuple[Any, str, dict[str, Any]]] = []
     for record in records:
-        obj = existing.get(record.values[target.key])
+        values = {a: v for a, v in record.values.items() if a not in links}
+        obj = existing.get(values[target.key])
         if obj is None:
-            obj = target.model(**record.values, created_at=now)
+            obj = target.model(**values, **({"created_at": now} if target.stamped else {}))
             session.add(obj)
-            events.append((obj, "import.create", {a: _shown(a, v) for a, v in record.values.items()}))
-        elif changes := _apply(obj, record.values):
-            events.append((obj, "import.update", changes))
+            action, data = "import.create", {a: _shown(a, v) for a, v in values.items()}
+        else:
+            action, data = "import.update", _apply(obj, values)
+        for attr, link in links.items():
+            if attr in record.values and (change := link(obj, record.values[attr])) is not None:
+                data[attr] = change["to"] if action == "import.create" else change
+        if action == "import.create" or data:
+            events.append((obj, action, data))
     session.flush()  # ids for the audit rows; constraint errors surface here, inside the import
     for obj, action, data in events:
         audit.record(
