@@ -166,7 +166,7 @@ def my_orders(ctx: Context, args: str) -> HandlerResult:
     orders = queries.orders_for_enterprise(ctx.session, ctx.require_person())
     if not orders:
         return Text("您的企业还没有提交过诉求。发送「诉求 内容」即可提交，例如：诉求 厂区门前路灯坏了。")
-    lines = [f"{order_line(o)}\n   {due_line(o, ctx) or '—'}" for o in orders[:MAX_LISTED]]
+    lines = [f"{order_line(o)}\n   {due_line(o, ctx)}" for o in orders[:MAX_LISTED]]
     more = f"\n（共{len(orders)}件，显示最近{MAX_LISTED}件）" if len(orders) > MAX_LISTED else ""
     return Text("本企业的诉求：\n" + "\n".join(lines) + more + "\n发送「诉求 单号」查看详情。")
 

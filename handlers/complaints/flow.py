@@ -64,7 +64,9 @@ def due_line(order: WorkOrder, ctx: Context) -> str:
         return f"办结时限 {due_text(order.solve_due, ctx.now)}"
     if order.state_enum in (OrderState.DISPATCHED, OrderState.RETURNED):
         return f"接单时限 {due_text(order.pickup_due_at, ctx.now)}"
-    return ""
+    if order.state_enum is OrderState.RESOLVED:
+        return f"待企业评价（发送「评价 {order.number} 满意」或点击评价卡片）"
+    return f"已销号{'（自动）' if order.auto_closed else ''}"
 
 
 HISTORY_VERBS = {
@@ -109,7 +111,9 @@ def history_text(order: WorkOrder, events: list[OrderEvent]) -> str:
 
 
 def _event_line(event: OrderEvent) -> str:
-    who = event.actor.name if event.actor else "系统"
+    # 派单 is done by the system (by the routing rules), whoever filed the order.
+    system = event.actor is None or Action(event.action) is Action.DISPATCH
+    who = "系统" if system or event.actor is None else event.actor.name
     details = "，".join(str(event.data[k]) for k in _DETAIL_KEYS if event.data.get(k) not in (None, ""))
     verb = HISTORY_VERBS.get(Action(event.action), event.action)
     return f"· {when(event.at)} {who} {verb}{'：' + details if details else ''}"
