@@ -95,11 +95,15 @@ class Queues:
             return False
         return True
 
-    def enqueue_at(self, name: str, when: datetime, func: Any, *args: Any, job_id: str) -> bool:
+    def enqueue_at(
+        self, name: str, when: datetime, func: Any, *args: Any, job_id: str, **kwargs: Any
+    ) -> bool:
         """Run at a moment, once per job id; needs a worker with the scheduler (`ztc worker` has it)."""
         queue = self._queues[name]
         # Queue.enqueue_at ignores `unique` (RQ 2.12), so build and schedule the job ourselves.
-        job = queue.create_job(func, args=args, job_id=job_id, retry=RETRY, status=JobStatus.SCHEDULED)
+        job = queue.create_job(
+            func, args=args, job_id=job_id, retry=RETRY, status=JobStatus.SCHEDULED, **kwargs
+        )
         try:
             queue.schedule_job(job, when, unique=True)
         except DuplicateJobError:

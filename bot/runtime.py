@@ -130,7 +130,9 @@ class Runtime:
                 if job.when <= self.clock.now():
                     self.queues.enqueue(DEFAULT, job.func, *job.args, job_id=job.job_id, **SHORT_JOB_TTLS)
                 else:
-                    self.queues.enqueue_at(DEFAULT, job.when, job.func, *job.args, job_id=job.job_id)
+                    self.queues.enqueue_at(
+                        DEFAULT, job.when, job.func, *job.args, job_id=job.job_id, **SHORT_JOB_TTLS
+                    )
             except RedisError as exc:
                 self.breaker.trip()
                 log.warning("job %s not scheduled (%s); its sweeper will catch up", job.job_id, exc)

@@ -40,6 +40,7 @@ class Periodic:
 SCHEDULE: list[Periodic] = [
     Periodic("outbox-sweep", "* * * * *", "jobs.outbox.sweep"),
     Periodic("inbound-sweep", "* * * * *", "jobs.inbound.sweep"),
+    Periodic("order-alarms", "*/5 * * * *", "jobs.orders.sweep"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""The two 24-hour clocks of 双24小时, reminders and the escalation ladder — pure functions of time.
+"""The two 24-hour clocks of 双24小时 — pure functions of time (the alarms are in alarms.py).
 
 Natural mode (the default) counts 24 clock hours: "上门接单24小时不打烊" is a promise that does
 not stop for the night or the weekend.
@@ -14,7 +14,6 @@ know, Monday–Friday are taken as working days rather than failing an order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import chinese_calendar
@@ -23,23 +22,6 @@ from bot.clock import LOCAL_ZONE, as_utc, local
 from handlers.complaints.models import ClockMode
 
 DAY_HOURS = timedelta(hours=24)
-WARNING_BEFORE = timedelta(hours=4)
-
-
-@dataclass(frozen=True)
-class Rung:
-    """One step of the escalation ladder: who is told, how long after the deadline."""
-
-    who: str  # handler | head | leader
-    after: timedelta
-
-
-# Data, not code: a county that escalates sooner changes this list.
-ESCALATION_LADDER = (
-    Rung("handler", timedelta(0)),  # the holding department's officials, at the deadline
-    Rung("head", timedelta(hours=4)),  # its head (部门负责人)
-    Rung("leader", timedelta(hours=24)),  # the county leader watching the order
-)
 
 
 def pickup_deadline(dispatched_at: datetime, mode: ClockMode | str = ClockMode.NATURAL) -> datetime:
@@ -71,6 +53,26 @@ def _add_working(cursor: datetime, remaining: timedelta) -> datetime:
     raise RuntimeError("no working day within 400 days")
 
 
+def subtract_hours(end: datetime, span: timedelta, mode: ClockMode | str) -> datetime:
+    """The moment `span` of counted time before `end` (the inverse of add_hours), as aware UTC."""
+    if ClockMode(mode) is ClockMode.NATURAL:
+        return as_utc(end) - span
+    return _subtract_working(local(as_utc(end)), span)
+
+
+def _subtract_working(upto: datetime, remaining: timedelta) -> datetime:
+    # Walk back day by day: a working day gives the part of itself before `upto`, a rest day nothing.
+    day = upto.date()
+    for _ in range(400):
+        midnight = datetime.combine(day, time(0), tzinfo=LOCAL_ZONE)
+        if is_working_day(day):
+            if remaining <= upto - midnight:
+                return as_utc(upto - remaining)
+            remaining -= upto - midnight
+        day, upto = day - timedelta(days=1), midnight
+    raise RuntimeError("no working day within 400 days")
+
+
 def is_working_day(day: date) -> bool:
     """A China working day (调休 included); Monday–Friday for years chinesecalendar does not know."""
     try:
@@ -79,18 +81,6 @@ def is_working_day(day: date) -> bool:
         return day.weekday() < 5
 
 
-def warning_time(due: datetime, before: timedelta = WARNING_BEFORE) -> datetime:
-    """When to warn the holder that a deadline is near."""
-    return as_utc(due) - before
-
-
 def is_late(due: datetime | None, now: datetime) -> bool:
     """Past the deadline (a deadline not yet set is never late)."""
     return due is not None and as_utc(now) > as_utc(due)
-
-
-def escalation_moments(
-    due: datetime, ladder: tuple[Rung, ...] = ESCALATION_LADDER
-) -> list[tuple[str, datetime]]:
-    """Who is told when, if the deadline passes unmet."""
-    return [(rung.who, as_utc(due) + rung.after) for rung in ladder]

@@ -8,14 +8,10 @@ import pytest
 
 from bot.clock import LOCAL_ZONE
 from handlers.complaints.clocks import (
-    ESCALATION_LADDER,
-    Rung,
-    escalation_moments,
     is_late,
     is_working_day,
     pickup_deadline,
     solve_deadline,
-    warning_time,
 )
 from handlers.complaints.models import ClockMode
 
@@ -61,22 +57,8 @@ def test_the_calendar_knows_2026_holidays_and_adjusted_working_days():
     assert not is_working_day(bj("2027-01-09 00:00").date())  # fallback: Saturday
 
 
-def test_warning_and_lateness():
+def test_lateness():
     due = bj("2026-11-25 09:30")
-    assert warning_time(due) == bj("2026-11-25 05:30")
-    assert warning_time(due, timedelta(hours=1)) == bj("2026-11-25 08:30")
     assert not is_late(due, due)
     assert is_late(due, due + timedelta(seconds=1))
     assert not is_late(None, due)
-
-
-def test_escalation_ladder_is_data():
-    due = bj("2026-11-25 09:30")
-    assert escalation_moments(due) == [
-        ("handler", bj("2026-11-25 09:30")),
-        ("head", bj("2026-11-25 13:30")),
-        ("leader", bj("2026-11-26 09:30")),
-    ]
-    assert [r.who for r in ESCALATION_LADDER] == ["handler", "head", "leader"]
-    faster = (Rung("leader", timedelta(hours=2)),)
-    assert escalation_moments(due, faster) == [("leader", bj("2026-11-25 11:30"))]
