@@ -9,7 +9,17 @@ from bot.replies import CardUpdate, Reply, Text
 from bot.routing import Context, HandlerResult, Router
 from handlers.complaints import closing, queries, service
 from handlers.complaints.cards import status_card, when
-from handlers.complaints.flow import card_target, clicked, due_line, history_text, order_line, rules, settle
+from handlers.complaints.flow import (
+    act,
+    card_target,
+    clicked,
+    due_line,
+    history_text,
+    listing,
+    order_line,
+    rules,
+    settle,
+)
 from handlers.complaints.models import MAX_TEXT, RATINGS, URGENCIES
 from handlers.complaints.parsing import numbered, parse_filing, pick
 
@@ -166,9 +176,15 @@ def my_orders(ctx: Context, args: str) -> HandlerResult:
     orders = queries.orders_for_enterprise(ctx.session, ctx.require_person())
     if not orders:
         return Text("您的企业还没有提交过诉求。发送「诉求 内容」即可提交，例如：诉求 厂区门前路灯坏了。")
-    lines = [f"{order_line(o)}\n   {due_line(o, ctx)}" for o in orders[:MAX_LISTED]]
-    more = f"\n（共{len(orders)}件，显示最近{MAX_LISTED}件）" if len(orders) > MAX_LISTED else ""
-    return Text("本企业的诉求：\n" + "\n".join(lines) + more + "\n发送「诉求 单号」查看详情。")
+    return Text(
+        listing(
+            orders,
+            lambda o: f"{order_line(o)}\n   {due_line(o, ctx)}",
+            heading="本企业的诉求（最新的在前）：",
+            footer="发送「诉求 单号」查看详情。",
+            limit=MAX_LISTED,
+        )
+    )
 
 
 @router.command("评价", "签单", roles=(Role.ENTERPRISE,), usage="评价 <单号> <满意|基本满意|不满意> [意见]")
@@ -182,18 +198,7 @@ def rate_by_text(ctx: Context, args: str) -> HandlerResult:
 
 
 def _rate(ctx: Context, number: str, rating: str, comment: str, version: int | None) -> list[Reply]:
-    transition = closing.rate(
-        ctx.session,
-        ctx.require_person(),
-        number,
-        rating,
-        ctx.now,
-        comment=comment,
-        expected_version=version,
-        channel=ctx.inbound.channel.value,
-    )
-    settle(ctx, transition)
-    order = transition.order
+    order = act(ctx, closing.rate, number, rating, version=version, comment=comment).order
     if rating == "不满意":
         return [
             Text(

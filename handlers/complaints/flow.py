@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from bot.errors import Conflict, Invalid
 from bot.replies import CardUpdate, Reply, Text
@@ -31,6 +32,31 @@ def settle(ctx: Context, transition: Transition) -> Transition:
     if deferred is not None:
         ctx.deferred.append(deferred)
     return transition
+
+
+def act(
+    ctx: Context,
+    step: Callable[..., Transition],
+    number: str,
+    *args: Any,
+    version: int | None = None,
+    **options: Any,
+) -> Transition:
+    """Run one work-order service as the sender (checked against `version` if from a card), then settle it."""
+    transition = step(
+        ctx.session, ctx.require_person(), number, *args, ctx.now,
+        expected_version=version, channel=ctx.inbound.channel.value, **options,
+    )  # fmt: skip
+    return settle(ctx, transition)
+
+
+def listing(
+    orders: list[WorkOrder], line: Callable[[WorkOrder], str], *, heading: str, footer: str, limit: int
+) -> str:
+    """A list of orders, the first `limit` of them, each as `line` renders it."""
+    lines = [line(o) for o in orders[:limit]]
+    more = f"\n（共{len(orders)}件，显示前{limit}件）" if len(orders) > limit else ""
+    return f"{heading}\n" + "\n".join(lines) + more + f"\n{footer}"
 
 
 def card_target(key: str) -> tuple[str, int, str]:

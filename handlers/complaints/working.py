@@ -8,7 +8,7 @@ from bot.replies import Reply, Text
 from bot.routing import Context, HandlerResult, Router
 from handlers.complaints import closing, queries, service
 from handlers.complaints.cards import when
-from handlers.complaints.flow import card_target, clicked, due_line, history_text, order_line, settle
+from handlers.complaints.flow import act, card_target, clicked, due_line, history_text, listing, order_line
 from handlers.complaints.models import Action, OrderState
 from handlers.complaints.parsing import numbered, parse_until, split_first
 from handlers.complaints.register import order_for_holder, write_event
@@ -28,13 +28,14 @@ def todo(ctx: Context, args: str) -> HandlerResult:
     orders = queries.todo_for_official(ctx.session, ctx.require_person())
     if not orders:
         return Text("目前没有待办的诉求。")
-    lines = [f"{order_line(o)}\n   {o.enterprise.name} · {due_line(o, ctx)}" for o in orders[:MAX_LISTED]]
-    more = f"\n（共{len(orders)}件，显示最紧急的{MAX_LISTED}件）" if len(orders) > MAX_LISTED else ""
     return Text(
-        f"待办诉求（{len(orders)}件）：\n"
-        + "\n".join(lines)
-        + more
-        + "\n回复「接单 单号」「办结 单号 结果」办理。"
+        listing(
+            orders,
+            lambda o: f"{order_line(o)}\n   {o.enterprise.name} · {due_line(o, ctx)}",
+            heading=f"待办诉求（{len(orders)}件，最紧急的在前）：",
+            footer="回复「接单 单号」「办结 单号 结果」办理。",
+            limit=MAX_LISTED,
+        )
     )
 
 
@@ -45,12 +46,7 @@ def take(ctx: Context, args: str) -> HandlerResult:
 
 
 def _take(ctx: Context, number: str, version: int | None) -> list[Reply]:
-    transition = service.pick_up(
-        ctx.session, ctx.require_person(), _number(number), ctx.now,
-        expected_version=version, channel=ctx.inbound.channel.value,
-    )  # fmt: skip
-    settle(ctx, transition)
-    order = transition.order
+    order = act(ctx, service.pick_up, _number(number), version=version).order
     return [
         Text(f"已接单：诉求 {order.number}（{order.enterprise.name}）。请于 {when(order.solve_due)} 前办结。")
     ]
@@ -68,12 +64,8 @@ def transfer(ctx: Context, args: str) -> HandlerResult:
 
 def _transfer(ctx: Context, number: str, department: str, reason: str, version: int | None) -> list[Reply]:
     target = queries.find_department(ctx.session, department)
-    transition = service.transfer(
-        ctx.session, ctx.require_person(), _number(number), target, reason, ctx.now,
-        expected_version=version, channel=ctx.inbound.channel.value,
-    )  # fmt: skip
-    settle(ctx, transition)
-    return [Text(f"已将诉求 {transition.order.number} 转办至{target.name}，原时限不变。")]
+    order = act(ctx, service.transfer, _number(number), target, reason, version=version).order
+    return [Text(f"已将诉求 {order.number} 转办至{target.name}，原时限不变。")]
 
 
 @router.command("退回", roles=HOLDERS, usage="退回 <单号> <理由>")
@@ -87,23 +79,16 @@ def _send_back(ctx: Context, number: str, reason: str, version: int | None) -> l
     if reason.strip().isdigit() and 1 <= int(reason.strip()) <= len(RETURN_REASONS):
         reason = RETURN_REASONS[int(reason.strip()) - 1]
     code, note = service.parse_return_reason(reason)
-    transition = service.send_back(
-        ctx.session, ctx.require_person(), _number(number), code, note, ctx.now,
-        expected_version=version, channel=ctx.inbound.channel.value,
-    )  # fmt: skip
-    settle(ctx, transition)
-    return [Text(f"已退回诉求 {transition.order.number}（{code}），等待协调部门处理。")]
+    order = act(ctx, service.send_back, _number(number), code, note, version=version).order
+    return [Text(f"已退回诉求 {order.number}（{code}），等待协调部门处理。")]
 
 
 @router.command("办结", roles=HOLDERS, usage="办结 <单号> <办理结果>")
 def resolve(ctx: Context, args: str) -> HandlerResult:
     """办结诉求并写明结果，企业签单评价"""
     number, result = split_first(args)
-    transition = closing.resolve(
-        ctx.session, ctx.require_person(), _number(number), result, ctx.now, channel=ctx.inbound.channel.value
-    )
-    settle(ctx, transition)
-    return Text(f"诉求 {transition.order.number} 已办结，已请企业签单评价。")
+    order = act(ctx, closing.resolve, _number(number), result).order
+    return Text(f"诉求 {order.number} 已办结，已请企业签单评价。")
 
 
 @router.command("延期", roles=HOLDERS, usage="延期 <单号> <时间> <理由>")
@@ -111,12 +96,8 @@ def extend(ctx: Context, args: str) -> HandlerResult:
     """申请延期（如「延期 S2611-0001 3天 等待省厅批复」），须县领导批准"""
     number, rest = split_first(args)
     until, reason = parse_until(rest, ctx.now)
-    transition = closing.request_extension(
-        ctx.session, ctx.require_person(), _number(number), until, reason, ctx.now,
-        channel=ctx.inbound.channel.value,
-    )  # fmt: skip
-    settle(ctx, transition)
-    return Text(f"已提交诉求 {transition.order.number} 的延期申请，等待县领导审批。")
+    order = act(ctx, closing.request_extension, _number(number), until, reason).order
+    return Text(f"已提交诉求 {order.number} 的延期申请，等待县领导审批。")
 
 
 @router.command("批准延期", roles=(Role.LEADER,), usage="批准延期 <单号>")
@@ -132,13 +113,8 @@ def reject_extension(ctx: Context, args: str) -> HandlerResult:
 
 
 def _decide_extension(ctx: Context, number: str, approve: bool, version: int | None) -> list[Reply]:
-    transition = closing.decide_extension(
-        ctx.session, ctx.require_person(), _number(number), approve, ctx.now,
-        expected_version=version, channel=ctx.inbound.channel.value,
-    )  # fmt: skip
-    settle(ctx, transition)
-    verdict = "批准" if approve else "驳回"
-    return [Text(f"已{verdict}诉求 {transition.order.number} 的延期申请。")]
+    order = act(ctx, closing.decide_extension, _number(number), approve, version=version).order
+    return [Text(f"已{'批准' if approve else '驳回'}诉求 {order.number} 的延期申请。")]
 
 
 @router.command("分派", "协调", roles=COORDINATORS, usage="分派 <单号> <部门|原部门> [说明]")
@@ -153,12 +129,7 @@ def assign(ctx: Context, args: str) -> HandlerResult:
 
 def _assign(ctx: Context, number: str, department: str, note: str, version: int | None) -> list[Reply]:
     target = None if department == "原部门" else queries.find_department(ctx.session, department)
-    transition = service.decide_return(
-        ctx.session, ctx.require_person(), _number(number), target, ctx.now,
-        note=note, expected_version=version, channel=ctx.inbound.channel.value,
-    )  # fmt: skip
-    settle(ctx, transition)
-    order = transition.order
+    order = act(ctx, service.decide_return, _number(number), target, version=version, note=note).order
     return [Text(f"已将诉求 {order.number} 分派至{order.holding_department.name}，原时限不变。")]
 
 
