@@ -253,7 +253,7 @@ def test_two_cron_processes_start_each_periodic_run_once(e2e: E2E) -> None:
 
     zone = e2e.settings.zone
     now = datetime.now(zone).replace(second=0, microsecond=0, tzinfo=None)
-    for periodic in SCHEDULE:
+    for periodic in (p for p in SCHEDULE if p.cron == "* * * * *"):  # the ones due in any 25 s
         prefix = f"cron-{periodic.name}-"
         stamps = [run_id.removeprefix(prefix) for run_id in started if run_id.startswith(prefix)]
         minutes = sorted(datetime.strptime(stamp, "%Y%m%dT%H%M") for stamp in stamps)  # noqa: DTZ007 - local
