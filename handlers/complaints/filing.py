@@ -40,7 +40,7 @@ MAX_LISTED = 10
 
 @router.command("诉求", "投诉", "反映", roles=tuple(Role), usage="诉求 [类别] [紧急] <内容> 或 诉求 <单号>")
 def file_or_show(ctx: Context, args: str) -> HandlerResult:
-    """企业提交诉求（如「诉求 用地 厂房扩建用地手续迟迟未批」）；「诉求 单号」查看办理进度"""
+    """「诉求 单号」查看诉求办理进度；企业用「诉求 内容」提交诉求（如「诉求 用地 扩建用地未批」）"""
     person = ctx.require_person()
     if _looks_like_number(args):
         order, events = queries.history(ctx.session, person, args)
