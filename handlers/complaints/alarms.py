@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.clock import as_utc
+from bot.directory import heads_of, officials_of, overseers
 from bot.errors import Conflict
-from bot.models import Department, DepartmentKind, Oversight, Person, Role
+from bot.models import Department, DepartmentKind, Person, Role
 from bot.outbox import OutboxWriter
 from bot.queues import Deferred
 from bot.replies import Button, Reply, TemplateCard, Text
@@ -213,12 +214,7 @@ def recipients(session: Session, order: WorkOrder, rung: str) -> list[Person]:
     returned = order.state_enum is OrderState.RETURNED
     if step == "head":
         return office_heads(session) if returned else heads_of(session, holder)
-    return queries.coordinators(session) if returned else queries.officials_of(session, holder)
-
-
-def heads_of(session: Session, department_id: int) -> list[Person]:
-    """The active heads (部门负责人) of a department."""
-    return [p for p in queries.officials_of(session, department_id) if p.is_head]
+    return queries.coordinators(session) if returned else officials_of(session, holder)
 
 
 def office_heads(session: Session) -> list[Person]:
@@ -229,20 +225,6 @@ def office_heads(session: Session) -> list[Person]:
         Person.role == Role.OFFICIAL.value,
         Person.is_head.is_(True),
         Person.active.is_(True),
-    )
-    return list(session.scalars(query.order_by(Person.id)))
-
-
-def overseers(session: Session, department_id: int) -> list[Person]:
-    """The active county leaders who oversee (分管) a department."""
-    query = (
-        select(Person)
-        .join(Oversight, Oversight.leader_id == Person.id)
-        .where(
-            Oversight.department_id == department_id,
-            Person.role == Role.LEADER.value,
-            Person.active.is_(True),
-        )
     )
     return list(session.scalars(query.order_by(Person.id)))
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.audit import record
 from bot.clock import as_utc, fmt_local
+from bot.directory import officials_of, people_with_role
 from bot.errors import Conflict, Invalid, NotAllowed
 from bot.models import Person, Role
 from handlers.complaints import clocks
@@ -26,8 +27,6 @@ from handlers.complaints.queries import (
     filer,
     get_order,
     is_leader,
-    officials_of,
-    people_with_role,
 )
 from handlers.complaints.register import (
     MAX_COMMENT,

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.clock import as_utc
+from bot.directory import people_with_role
 from bot.errors import Invalid, NotAllowed, NotFound
 from bot.models import BindingStatus, Department, DepartmentKind, Enterprise, EnterpriseMember, Person, Role
 from handlers.complaints.models import (
@@ -80,20 +81,6 @@ def bound_enterprises(session: Session, person: Person) -> list[Enterprise]:
         )
     )
     return list(session.scalars(query.order_by(Enterprise.id)))
-
-
-def officials_of(session: Session, department_id: int) -> list[Person]:
-    """The active officials of a department: they get its dispatch cards."""
-    query = select(Person).where(
-        Person.department_id == department_id, Person.role == Role.OFFICIAL.value, Person.active.is_(True)
-    )
-    return list(session.scalars(query.order_by(Person.id)))
-
-
-def people_with_role(session: Session, *roles: Role) -> list[Person]:
-    """Active people with one of these roles (e.g. the leaders asked to approve a 延期)."""
-    query = select(Person).where(Person.role.in_([r.value for r in roles]), Person.active.is_(True))
-    return list(session.scalars(query.order_by(Person.id)))
 
 
 def coordinators(session: Session) -> list[Person]:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clock import as_utc, local
+from bot.directory import officials_of
 from bot.errors import Conflict, Invalid, NotAllowed, NotFound
 from bot.models import Department, Enterprise, Person
 from handlers.complaints import clocks
@@ -34,7 +35,6 @@ from handlers.complaints.queries import (
     filer,
     get_order,
     is_coordinator,
-    officials_of,
     routing_rule,
 )
 from handlers.complaints.register import (

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from bot.directory import officials_of
 from bot.errors import Invalid
 from bot.models import Role
-from bot.replies import Reply, Text
+from bot.replies import CardUpdate, Reply, Text
 from bot.routing import Context, HandlerResult, Router
 from handlers.complaints import closing, queries, service
 from handlers.complaints.cards import when
@@ -157,7 +158,8 @@ def transfer_by_card(ctx: Context, key: str) -> HandlerResult:
     order = order_for_holder(ctx.session, ctx.require_person(), number, version, allowed, "转办")
     rule = queries.routing_rule(ctx.session, order.category)
     hint = f"「{order.category}」类诉求一般由{rule.department.name}办理。\n" if rule else ""
-    ctx.conversation.goto(ASK_TRANSFER, number=number, version=version)
+    clicked_card = ctx.inbound.response_code  # relabelled once the answer succeeds
+    ctx.conversation.goto(ASK_TRANSFER, number=number, version=version, response_code=clicked_card)
     return Text(f"{hint}请回复接收部门和转办理由，例如：县自然资源局 用地审批归口。发送「取消」放弃。")
 
 
@@ -168,7 +170,7 @@ def transfer_step(ctx: Context, text: str) -> HandlerResult:
     data = ctx.conversation.data
     replies = _transfer(ctx, data["number"], department, reason, data["version"])
     ctx.conversation.end()
-    return replies
+    return _relabel(replies, data.get("response_code"), "已转办")
 
 
 @router.card_action("order:back:", roles=HOLDERS)
@@ -176,7 +178,8 @@ def send_back_by_card(ctx: Context, key: str) -> HandlerResult:
     """退回 on a dispatch card: asks for the reason code."""
     number, version, _ = card_target(key)
     order_for_holder(ctx.session, ctx.require_person(), number, version, (OrderState.DISPATCHED,), "退回")
-    ctx.conversation.goto(ASK_RETURN, number=number, version=version)
+    clicked_card = ctx.inbound.response_code  # relabelled once the answer succeeds
+    ctx.conversation.goto(ASK_RETURN, number=number, version=version, response_code=clicked_card)
     return Text(
         f"请选择退回理由（回复序号，可附说明，如「1 应由自然资源局办理」）：\n{numbered(RETURN_REASONS)}"
     )
@@ -191,7 +194,12 @@ def send_back_step(ctx: Context, text: str) -> HandlerResult:
     data = ctx.conversation.data
     replies = _send_back(ctx, data["number"], text, data["version"])
     ctx.conversation.end()
-    return replies
+    return _relabel(replies, data.get("response_code"), "已退回")
+
+
+def _relabel(replies: list[Reply], response_code: str | None, label: str) -> list[Reply]:
+    """A card action finished after a question: relabel the card clicked (as clicked() does at once)."""
+    return [*replies, CardUpdate(response_code, replace_name=label)] if response_code else replies
 
 
 @router.card_action("order:extok:", roles=(Role.LEADER,))
@@ -243,6 +251,6 @@ def _urge(ctx: Context, number: str) -> list[Reply]:
         f"【督办】县领导{leader.name}督办诉求 {order.number}（{order.enterprise.name}）：请抓紧办理，"
         f"{due_line(order, ctx)}。"
     )
-    for person in queries.officials_of(ctx.session, order.holding_department_id):
+    for person in officials_of(ctx.session, order.holding_department_id):
         ctx.notify(person, notice, key=f"order:{order.id}:e{event.id}:{person.id}")
     return [Text(f"已督办诉求 {order.number}，已通知{order.holding_department.name}。")]
