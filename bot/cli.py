@@ -42,7 +42,11 @@ def _runtime(settings: Settings | None = None) -> Runtime:
 
     settings = settings or _settings()
     setup_logging(settings.log_level)
-    return Runtime.build(settings)
+    runtime = Runtime.build(settings)
+    context = click.get_current_context(silent=True)
+    if context is not None:  # a one-shot command (or a test's CliRunner) must not leak connections
+        context.call_on_close(runtime.engine.dispose)
+    return runtime
 
 
 @click.group()
