@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import bot.models  # noqa: F401 - registers the tables
-import handlers.complaints.models  # noqa: F401 - registers the work-order tables
+import handlers.complaints.models
 import handlers.inspections.models  # noqa: F401 - registers the inspection tables
 from bot.clock import FixedClock
 from bot.db import Base, make_engine, make_session_factory

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import bot.models  # noqa: F401 - registers the tables on Base.metadata
-import handlers.complaints.models  # noqa: F401 - feature tables (the features own their models)
+import handlers.complaints.models
 import handlers.inspections.models  # noqa: F401
 from bot.db import Base, make_engine
 
