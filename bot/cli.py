@@ -102,26 +102,36 @@ def db_upgrade() -> None:
 
 
 @main.command("import")
-@click.argument("kind", type=click.Choice(["departments", "people", "enterprises", "routing"]))
+@click.argument(
+    "kind",
+    type=click.Choice(["departments", "people", "enterprises", "routing", "lenient", "quiet-rules"]),
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_(kind: str, file: Path) -> None:
-    """Import departments, people, enterprises or routing rules from CSV or XLSX (all rows or none)."""
+    """Import a CSV/XLSX table (departments … lenient) or the quiet-rules YAML; all or nothing."""
     from bot.db import session_scope
     from bot.errors import Invalid
     from bot.importing import import_file
 
     rt = _runtime()
     notes: list[str] = []
+    summary = ""  # set by the imports that are not a table
     try:
         with session_scope(rt.session_factory) as session:
             if kind == "routing":  # the work orders' rules: handlers, so imported only here
                 report, notes = _import_routing(session, file, rt)
+            elif kind == "lenient":  # the 包容免罚清单 belongs to the inspections feature
+                from handlers.inspections.lenient_import import import_lenient_file
+
+                report = import_lenient_file(session, file, clock=rt.clock)
+            elif kind == "quiet-rules":  # the 企业宁静日 rules: one YAML version, not a table
+                summary = _import_quiet_rules(session, file, rt)
             else:
                 report = import_file(session, kind, file, clock=rt.clock)
     except Invalid as exc:  # bad rows (ImportFailed) and unreadable files alike
         click.echo(exc.message, err=True)
         sys.exit(1)
-    click.echo(report.summary())
+    click.echo(summary or report.summary())
     for note in notes:
         click.echo(note, err=True)
 
@@ -135,6 +145,14 @@ def _import_routing(session: Session, file: Path, rt: Runtime) -> tuple[ImportRe
     missing = unrouted(session, rules_from(rt.settings).categories)
     note = f"提示：以下类别还没有承办部门，无包联部门的企业不能提交：{'、'.join(missing)}"
     return report, [note] if missing else []
+
+
+def _import_quiet_rules(session: Session, file: Path, rt: Runtime) -> str:
+    """Load one version of the quiet-day rules (YAML); the line saying which."""
+    from handlers.inspections.rules import load_policy_file
+
+    policy = load_policy_file(session, file, now=rt.clock.now())
+    return f"已载入企业宁静日规则：{policy.effective_from:%Y-%m-%d}起生效（版本{policy.id}，{policy.source}）"
 
 
 @main.command("seed-demo")

@@ -34,6 +34,8 @@ def seed(runtime: Runtime) -> str:
     """Import the demo county and its routing rules, bind its enterprise contacts (safe to run again)."""
     from handlers.complaints.importing import import_routing  # bot imports no feature at import time
     from handlers.complaints.rules import rules_from
+    from handlers.inspections.lenient_import import import_lenient
+    from handlers.inspections.rules import load_policy_file
 
     lines = []
     categories = rules_from(runtime.settings).categories
@@ -44,6 +46,9 @@ def seed(runtime: Runtime) -> str:
         routing = _demo_routing(categories)
         report = import_routing(session, routing, clock=runtime.clock, categories=categories)
         lines.append(f"routing: 新增 {report.created}，更新 {report.updated}")
+        report = import_lenient(session, read_table(DEMO_DIR / "lenient.csv"), clock=runtime.clock)
+        lines.append(f"lenient: 新增 {report.created}，更新 {report.updated}")
+        load_policy_file(session, DEMO_DIR / "quiet_days.yaml", now=runtime.clock.now())  # same again: no-op
         bound = _bind_demo_members(session, runtime.clock)
     lines.append(f"企业绑定: 新增 {bound}")
     return "\n".join(lines)

@@ -3,6 +3,15 @@
 from handlers.complaints.filing import router as filing_router
 from handlers.complaints.working import router as working_router
 from handlers.core import router as core_router
+from handlers.inspections.chat import router as inspections_router
+from handlers.inspections.lenient import router as lenient_router
 from handlers.onboarding import router as onboarding_router
 
-ALL_ROUTERS = [core_router, onboarding_router, filing_router, working_router]
+ALL_ROUTERS = [
+    core_router,
+    onboarding_router,
+    filing_router,
+    working_router,
+    inspections_router,
+    lenient_router,
+]

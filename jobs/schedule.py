@@ -41,6 +41,7 @@ SCHEDULE: list[Periodic] = [
     Periodic("outbox-sweep", "* * * * *", "jobs.outbox.sweep"),
     Periodic("inbound-sweep", "* * * * *", "jobs.inbound.sweep"),
     Periodic("order-alarms", "*/5 * * * *", "jobs.orders.sweep"),
+    Periodic("quiet-day-reminders", "0 16 * * *", "jobs.inspections.remind"),  # the afternoon before
 ]
 
 

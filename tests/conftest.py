@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,14 +13,17 @@ import redis
 from rq import SimpleWorker
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
 
 import bot.models  # noqa: F401 - registers the tables
 import handlers.complaints.models
 import handlers.inspections.models  # noqa: F401 - registers the inspection tables
+from bot import create_app
 from bot.clock import FixedClock
 from bot.db import Base, make_engine, make_session_factory
 from bot.runtime import Runtime
 from bot.settings import DEMO_CORP_ID, DEMO_SECRET, Settings
+from bot.standin.platform import WeComPlatform
 from bot.standin.server import StandinServer
 from jobs import runtime as job_runtime
 
@@ -155,3 +159,28 @@ def release_scheduled(rt: Runtime) -> int:
                 queue.enqueue_job(job)
                 released += 1
     return released
+
+
+# --- the webhook over HTTP, and WeCom posting encrypted callbacks to it ---------------------
+
+
+@pytest.fixture
+def web(runtime: Runtime) -> Iterator[str]:
+    """The real Flask app over HTTP, on the test runtime (its fixed clock, database and Redis)."""
+    server = make_server("127.0.0.1", 0, create_app(runtime=runtime), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def platform(web: str, settings) -> WeComPlatform:
+    """WeCom itself, posting encrypted callbacks to our webhook."""
+    return WeComPlatform(
+        callback_url=f"{web}/wecom/callback",
+        corp_id=settings.wecom_corp_id,
+        token=settings.wecom_token,
+        aes_key=settings.wecom_aes_key,
+        agent_id=settings.wecom_agent_id,
+    )

@@ -676,6 +676,7 @@ def test_seed_demo_loads_routing_and_oversight_once(runtime: Runtime) -> None:
         "people: 新增 0，更新 0",
         "enterprises: 新增 0，更新 0",
         "routing: 新增 0，更新 0",
+        "lenient: 新增 0，更新 0",
         "企业绑定: 新增 0",
     ]
     with runtime.session_factory() as session:

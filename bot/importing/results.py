@@ -34,8 +34,15 @@ class ImportFailed(Invalid):
         super().__init__(f"导入失败：共{len(self.errors)}处错误，未写入任何数据。\n{shown}{more}")
 
 
-# "routing" is imported by handlers.complaints.importing; its label is here with the others.
-KIND_LABELS = {"departments": "部门", "people": "人员", "enterprises": "企业", "routing": "分派规则"}
+# The features' importers (routing, lenient, quiet-rules) live with the features; their labels here.
+KIND_LABELS = {
+    "departments": "部门",
+    "people": "人员",
+    "enterprises": "企业",
+    "routing": "分派规则",
+    "lenient": "免罚清单",
+    "quiet-rules": "宁静日规则",
+}
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ know, Monday–Friday are taken as working days rather than failing an order.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-
-import chinese_calendar
+from datetime import datetime, time, timedelta
 
 from bot.clock import LOCAL_ZONE, as_utc, local
+from bot.workdays import is_working_day
 from handlers.complaints.models import ClockMode
 
 DAY_HOURS = timedelta(hours=24)
@@ -71,14 +70,6 @@ def _subtract_working(upto: datetime, remaining: timedelta) -> datetime:
             remaining -= upto - midnight
         day, upto = day - timedelta(days=1), midnight
     raise RuntimeError("no working day within 400 days")
-
-
-def is_working_day(day: date) -> bool:
-    """A China working day (调休 included); Monday–Friday for years chinesecalendar does not know."""
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        return day.weekday() < 5
 
 
 def is_late(due: datetime | None, now: datetime) -> bool:

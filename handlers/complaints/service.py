@@ -71,6 +71,7 @@ def file_order(
     mode: ClockMode = ClockMode.NATURAL,
     categories: tuple[str, ...] = CATEGORIES,
     photos: list[dict[str, str]] | None = None,
+    department: Department | None = None,
     channel: str = "wecom",
 ) -> Transition:
     """挂号 and 派单 in one step: the order gets its number and goes to the department that must act."""
@@ -78,7 +79,8 @@ def file_order(
     description = check_description(text)
     category, urgency = check_category(category, categories), check_urgency(urgency)
     _refuse_duplicate(session, enterprise, description, now)
-    department = dispatch_target(session, enterprise, category)
+    # A 举报检查 goes to the supervising office, not to the department being reported.
+    department = department or dispatch_target(session, enterprise, category)
     order = WorkOrder(
         enterprise=enterprise,
         filed_by=person,

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,9 +26,7 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from rq import SimpleWorker
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from bot import create_app
 from bot.clock import FixedClock
 from bot.models import OutboxMessage, Oversight, Person, Role
 from bot.outbox import LEASE, SWEEP_GRACE
@@ -54,28 +51,6 @@ SLOW_SEND = 2.0  # seconds the stand-in holds a message/send while the worker is
 
 
 # ---------------------------------------------------------------- the stage
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[str]:
-    """The real Flask app over HTTP, on the test runtime (its fixed clock, database and Redis)."""
-    server = make_server("127.0.0.1", 0, create_app(runtime=runtime), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def platform(web: str, settings) -> WeComPlatform:
-    """WeCom itself, posting encrypted callbacks to our webhook."""
-    return WeComPlatform(
-        callback_url=f"{web}/wecom/callback",
-        corp_id=settings.wecom_corp_id,
-        token=settings.wecom_token,
-        aes_key=settings.wecom_aes_key,
-        agent_id=settings.wecom_agent_id,
-    )
 
 
 @pytest.fixture
