@@ -226,6 +226,15 @@ def _join(ctx: Context, number: str) -> list[Reply]:
                 Text(f"综合查一次：{inspection.department.name}同意联合检查 {describe(inspection)}。"),
                 key=f"insp:{inspection.id}:joined:{other.id}",
             )
+    if inspection.status_enum is InspectionStatus.APPROVED:  # the enterprise was told another date
+        notice = Text(
+            f"【入企检查变更】{inspection.department.name}的{inspection.category}检查（{inspection.number}）"
+            f"改为 {inspection.planned_on:%Y-%m-%d} 与其他部门联合进行（综合查一次），减少对企业的打扰。"
+        )
+        for contact in contacts_of(ctx.session, inspection.enterprise_id):
+            ctx.notify(
+                contact, notice, key=f"insp:{inspection.id}:moved:{inspection.planned_on}:{contact.id}"
+            )
     return [Text(f"已同意联合检查：{describe(inspection)}。")]
 
 

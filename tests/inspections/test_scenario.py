@@ -60,7 +60,8 @@ def test_two_registrations_end_in_one_approved_joint_visit(
     run_jobs(runtime)
 
     told = pushed_texts(standin.messages("zhang_wei"))
-    assert len(told) == 2 and all("入企检查告知" in t for t in told)  # one per approved visit
+    assert [t[:8] for t in told] == ["【入企检查告知】", "【入企检查告知】", "【入企检查变更】"]  # each once
+    assert "县应急管理局的消防检查（J2611-0003）改为 2026-11-26" in told[2]
     assert any("县应急管理局同意联合检查" in t for t in pushed_texts(standin.messages("scjg_wang")))
     blocked = [t for t in pushed_texts(standin.messages("leader_zhao")) if "被拦截" in t]
     assert len(blocked) == 1 and "J2611-0002" in blocked[0]
