@@ -10,11 +10,10 @@ no day counts as a holiday).
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +25,12 @@ from sqlalchemy.orm import Session
 from bot.audit import record
 from bot.errors import Invalid
 from bot.models import Department, Person
-from handlers.inspections.dates import WEEKDAY_LABELS, weekday_number
+from handlers.inspections.dates import WEEKDAY_LABELS
 from handlers.inspections.models import Inspection, Outcome, QuietPolicy
+from handlers.inspections.rules_reading import inconsistencies, quoted, read_date, read_values, shown
 
 SEARCH_DAYS = 400  # next_allowed_day looks this far ahead
-MAX_RANGE_DAYS = 366
-MAX_NAME = 16  # Inspection.category's length
-MAX_CODE = 32  # Department.code's length
 ALLOWED_TEXT = "非宁静日"
-
-_SEPARATORS = re.compile(r"[,，、;；\s]+")
-_AROUND_DASH = re.compile(r"\s*([-~至到])\s*")
-_SPAN = re.compile(r"[-~至到]")
-_RANGE = re.compile(r"\s*(?:至|到|~|\.\.)\s*")
-_DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
-
-
-class _Bad(Exception):
-    """One key's problem (the key is added by the caller)."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +102,6 @@ DEFAULT_RULES = QuietRules(
     enforcement_departments=("SCJGJ", "STHJ", "YJJ", "SWUJ", "RSJ", "ZJJ", "ZRZYJ"),
     supervising_department="DCS",
 )
-QUIET_KEYS = ("month_days", "weekdays", "ranges", "holidays")  # left out means: no such quiet days
 
 
 # --- The decision --------------------------------------------------------------------------------
@@ -293,9 +279,9 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 def _effective_from(data: Mapping[str, Any], problems: list[str]) -> date | None:
     value = data.get("effective_from")
-    day = _date(value) if value is not None else None
+    day = read_date(value) if value is not None else None
     if day is None:
-        problems.append(f"effective_from：{_shown(value)}应为生效日期，如 2026-01-01")
+        problems.append(f"effective_from：{shown(value)}应为生效日期，如 2026-01-01")
     return day
 
 
@@ -308,7 +294,7 @@ def _unknown_departments(session: Session, rules: QuietRules) -> list[str]:
     }
     known = set(session.scalars(select(Department.code)))
     return [
-        f"{key}：部门编码{_quoted(c for c in codes if c not in known)}不存在"
+        f"{key}：部门编码{quoted(c for c in codes if c not in known)}不存在"
         for key, codes in named.items()
         if any(c not in known for c in codes)
     ]
@@ -323,237 +309,24 @@ def _require_unused(session: Session, policy: QuietPolicy) -> None:
         )
 
 
-# --- Reading the mapping ----------------------------------------------------------------------------
+# --- Reading the mapping (the keys are read in handlers.inspections.rules_reading) ----------------
+
+
+_DEFAULTS = {f.name: getattr(DEFAULT_RULES, f.name) for f in fields(QuietRules)}  # every key, in order
 
 
 def _parse(data: Mapping[str, Any], problems: list[str], extra: tuple[str, ...] = ()) -> QuietRules | None:
     """The rules, with every problem appended to `problems` (None when some key could not be read)."""
-    if not isinstance(data, Mapping):
-        problems.append("规则应为「设置项: 值」的映射（例如 month_days: 1-20）")
+    values = read_values(data, problems, _DEFAULTS, extra)
+    if values is None:
         return None
-    names = [f.name for f in fields(QuietRules)]
-    unknown = [str(k) for k in data if k not in names and k not in extra]
-    if unknown:
-        problems.append(f"未知的设置项{''.join(f'「{k}」' for k in unknown)}（可用：{'、'.join(names)}）")
-    values: dict[str, Any] = {}
-    for name in names:
-        try:
-            values[name] = _READERS[name](data[name]) if name in data else _default(name)
-        except _Bad as exc:
-            problems.append(f"{name}：{exc}")
-    if len(values) < len(names):
-        return None
+    if "exempt_categories" not in data:  # the default exemptions, as far as the county's categories have them
+        values["exempt_categories"] = tuple(
+            c for c in values["exempt_categories"] if c in values["categories"]
+        )
     rules = QuietRules(**values)
-    problems.extend(_inconsistencies(rules))
+    problems.extend(inconsistencies(rules, partial(next_allowed_day, rules), horizon=SEARCH_DAYS))
     return rules
-
-
-def _default(name: str) -> Any:
-    """A key left out: no quiet days of that kind; the county defaults for everything else."""
-    if name in QUIET_KEYS:
-        return {"month_days": frozenset(), "weekdays": frozenset(), "ranges": (), "holidays": False}[name]
-    value = getattr(DEFAULT_RULES, name)
-    return dict(value) if isinstance(value, dict) else value
-
-
-def _inconsistencies(rules: QuietRules) -> list[str]:
-    """Problems between keys: exemptions outside the categories, no quiet day, or no other day."""
-    found = []
-    stray = [c for c in rules.exempt_categories if c not in rules.categories]
-    if stray:
-        found.append(
-            f"exempt_categories：{_quoted(stray)}不在 categories 中（{'、'.join(rules.categories)}）"
-        )
-    if not (rules.month_days or rules.weekdays or rules.ranges or rules.holidays):
-        found.append(f"没有设定任何宁静日：{'、'.join(QUIET_KEYS)} 至少设定一项")
-    if len(rules.month_days) == 31:
-        found.append("month_days：1-31 使每天都是宁静日，企业将无法接受任何检查")
-    if len(rules.weekdays) == 7:
-        found.append("weekdays：周一至周日使每天都是宁静日，企业将无法接受任何检查")
-    elif len(rules.month_days) < 31:
-        found.extend(_endless(rules))
-    return found
-
-
-def _endless(rules: QuietRules) -> list[str]:
-    return [
-        f"ranges：自{start:%Y-%m-%d}起连续{SEARCH_DAYS}天都是宁静日，企业将无法接受任何检查"
-        for start, _ in rules.ranges
-        if next_allowed_day(rules, start) is None
-    ]
-
-
-def _month_days(value: Any) -> frozenset[int]:
-    return _numbers(value, _month_day, "1至31之间的日期或日期范围（如 1-20、1-5,25-31）")
-
-
-def _weekdays(value: Any) -> frozenset[int]:
-    return _numbers(value, weekday_number, "星期几（如 周三、星期三、3，或 周一至周五）")
-
-
-def _month_day(token: str) -> int | None:
-    token = token.rstrip("日号")
-    return int(token) if token.isdecimal() and 1 <= int(token) <= 31 else None
-
-
-def _numbers(value: Any, read: Callable[[str], int | None], what: str) -> frozenset[int]:
-    found: set[int] = set()
-    bad = []
-    for item in _items(value):
-        span = None if isinstance(item, bool) else _span(str(item), read)
-        if span is None:
-            bad.append(item)
-        else:
-            found.update(span)
-    if bad:
-        raise _Bad(f"{_quoted(bad)}不是{what}")
-    return frozenset(found)
-
-
-def _span(text: str, read: Callable[[str], int | None]) -> range | None:
-    """「3」 or 「1-20」「周一至周五」: the numbers it covers; None if unreadable or backwards."""
-    parts = _SPAN.split(text)
-    ends = [read(part) for part in parts]
-    if len(ends) > 2 or None in ends:
-        return None
-    first, last = int(ends[0] or 0), int(ends[-1] or 0)
-    return range(first, last + 1) if first <= last else None
-
-
-def _ranges(value: Any) -> tuple[tuple[date, date], ...]:
-    items = list(value) if isinstance(value, list | tuple) else [] if value is None else [value]
-    found, bad = [], []
-    for item in items:
-        pair = _date_range(item)
-        if pair is None:
-            bad.append(item)
-        else:
-            found.append(pair)
-    if bad:
-        raise _Bad(
-            f"{_quoted(bad)}不是有效的日期范围（如 2026-12-20至2026-12-31，结束不早于开始，"
-            f"最长{MAX_RANGE_DAYS}天）"
-        )
-    return tuple(sorted(set(found)))
-
-
-def _date_range(item: Any) -> tuple[date, date] | None:
-    if isinstance(item, Mapping):
-        ends: list[Any] = [item.get("from", item.get("开始")), item.get("to", item.get("结束"))]
-    elif isinstance(item, list | tuple):
-        ends = list(item)
-    elif isinstance(item, str):
-        ends = _RANGE.split(unicodedata.normalize("NFKC", item).strip())
-    else:
-        ends = [item]
-    days = [_date(end) for end in ends]
-    if not 1 <= len(days) <= 2 or None in days:
-        return None
-    start, end = days[0], days[-1]
-    assert start is not None and end is not None
-    return (start, end) if start <= end <= start + timedelta(days=MAX_RANGE_DAYS - 1) else None
-
-
-def _date(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return None  # a moment, not a day
-    if isinstance(value, date):
-        return value
-    match = _DATE.match(unicodedata.normalize("NFKC", str(value)).strip())
-    try:
-        return date(*(int(g) for g in match.groups())) if match else None
-    except ValueError:
-        return None
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
-    if text in ("是", "true", "yes"):
-        return True
-    if text in ("否", "false", "no"):
-        return False
-    raise _Bad(f"{_shown(value)}应为 true（是）或 false（否）")
-
-
-def _names(limit: int, *, required: bool) -> Callable[[Any], tuple[str, ...]]:
-    def read(value: Any) -> tuple[str, ...]:
-        items = _items(value)
-        names = tuple(unicodedata.normalize("NFKC", str(i)).strip() for i in items)
-        bad = [
-            i for i, n in zip(items, names, strict=True) if not isinstance(i, str) or not n or len(n) > limit
-        ]
-        doubled = sorted({n for n in names if names.count(n) > 1})
-        if bad:
-            raise _Bad(f"{_quoted(bad)}不是有效的名称或编码（文字，最长{limit}字）")
-        if doubled:
-            raise _Bad(f"{_quoted(doubled)}重复了")
-        if required and not names:
-            raise _Bad("不能为空")
-        return names
-
-    return read
-
-
-def _code(value: Any) -> str:
-    code = unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else ""
-    if not code or len(code) > MAX_CODE or _SEPARATORS.search(code):
-        raise _Bad(f"{_shown(value)}应为一个部门编码，如 DCS")
-    return code
-
-
-def _count(low: int, high: int) -> Callable[[Any], int]:
-    def read(value: Any) -> int:
-        text = "" if isinstance(value, bool) else unicodedata.normalize("NFKC", str(value)).strip()
-        if not text.isdecimal() or not low <= int(text) <= high:
-            raise _Bad(f"{_shown(value)}应为{low}至{high}之间的整数")
-        return int(text)
-
-    return read
-
-
-def _caps(value: Any) -> dict[str, int]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise _Bad(f"{_shown(value)}应为「部门编码: 次数」的列表，如 SWUJ: 1")
-    caps, bad = {}, []
-    for code, count in value.items():
-        try:
-            caps[_code(code)] = _count(1, 100)(count)
-        except _Bad:
-            bad.append(f"{code}: {count}")
-    if bad:
-        raise _Bad(f"{_quoted(bad)}应为「部门编码: 1至100之间的次数」")
-    return caps
-
-
-_READERS: dict[str, Callable[[Any], Any]] = {
-    "month_days": _month_days,
-    "weekdays": _weekdays,
-    "ranges": _ranges,
-    "holidays": _flag,
-    "categories": _names(MAX_NAME, required=True),
-    "exempt_categories": _names(MAX_NAME, required=False),
-    "annual_cap": _count(1, 100),
-    "department_caps": _caps,
-    "joint_window_days": _count(0, 90),
-    "enforcement_departments": _names(MAX_CODE, required=True),
-    "supervising_department": _code,
-}
-
-
-def _items(value: Any) -> list[Any]:
-    """A list as given, or the parts of 「1-5,25-31」「安全生产、消防」; nothing for an empty value."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        text = _AROUND_DASH.sub(r"\1", unicodedata.normalize("NFKC", value).strip())
-        return [part for part in _SEPARATORS.split(text) if part]
-    if isinstance(value, list | tuple | set | frozenset):
-        return list(value)
-    return [value]
 
 
 # --- Writing ----------------------------------------------------------------------------------------
@@ -572,14 +345,6 @@ def _spans_text(numbers: Iterable[int], dash: str, comma: str) -> str:
 
 def _range_text(start: date, end: date) -> str:
     return f"{start:%Y-%m-%d}" if start == end else f"{start:%Y-%m-%d}至{end:%Y-%m-%d}"
-
-
-def _quoted(values: Iterable[Any]) -> str:
-    return "".join(f"「{v}」" for v in values)
-
-
-def _shown(value: Any) -> str:
-    return "（空）" if value is None or value == "" else f"「{value}」"
 
 
 def _listing(problems: list[str]) -> str:

@@ -754,3 +754,10 @@ def test_seed_demo_loads_the_demo_rules_once(runtime: Runtime) -> None:
         assert policy.effective_from == date(2026, 1, 1)
         assert len(loads(session)) == 1
         assert rules_on(session, TODAY)[0].holidays is True
+
+
+def test_a_county_with_its_own_categories_keeps_the_default_exemptions_it_has() -> None:
+    assert QuietRules.from_dict(
+        {"categories": "消防、税务、安全生产", "month_days": "1-20"}
+    ).exempt_categories == ("安全生产",)
+    assert QuietRules.from_dict({"categories": "消防、税务", "month_days": "1-20"}).exempt_categories == ()
