@@ -31,6 +31,7 @@ from handlers.complaints.models import Action, OrderState, WorkOrder
 from handlers.complaints.rules import OrderRules
 
 ALARM_JOB = "jobs.orders.alarm"
+EARLY_TOLERANCE = timedelta(seconds=2)
 CLOCK_LABELS = {"pickup": "接单时限", "solve": "办结时限"}
 REMINDERS = frozenset({"warn", "remind"})  # the other steps are escalations (督办)
 
@@ -46,9 +47,9 @@ def ladder(order: WorkOrder, rules: OrderRules) -> list[Step]:
     # An order 转办'd after 接单 is DISPATCHED again, but its solve clock keeps running: that
     # deadline is the one the new department is chased for (the pickup deadline has passed).
     if state in (OrderState.PICKED_UP, OrderState.DISPATCHED) and order.solve_due is not None:
-        return _deadline_steps("solve", order.solve_due, order.clock_mode, rules)
+        return _deadline_steps("solve", order.solve_due, order.held_since, order.clock_mode, rules)
     if state in (OrderState.DISPATCHED, OrderState.RETURNED):
-        return _deadline_steps("pickup", order.pickup_due_at, order.clock_mode, rules)
+        return _deadline_steps("pickup", order.pickup_due_at, order.held_since, order.clock_mode, rules)
     if state is OrderState.RESOLVED and order.resolved_at is not None:
         done = as_utc(order.resolved_at)
         return [
@@ -58,12 +59,19 @@ def ladder(order: WorkOrder, rules: OrderRules) -> list[Step]:
     return []
 
 
-def _deadline_steps(clock: str, due: datetime, mode: str, rules: OrderRules) -> list[Step]:
-    """warn before the deadline (unless set to 0), overdue at it, then the head and the leader."""
+def _deadline_steps(
+    clock: str, due: datetime, held_since: datetime | None, mode: str, rules: OrderRules
+) -> list[Step]:
+    """warn before the deadline (unless set to 0), overdue at it, then the head and the leader.
+
+    A holder who got the order already late is escalated from the moment he got it: otherwise
+    every rung would lie in the past and nobody would chase him.
+    """
+    late = max(as_utc(due), as_utc(held_since)) if held_since is not None else as_utc(due)
     steps = [
-        (f"{clock}.overdue", as_utc(due)),
-        (f"{clock}.head", clocks.add_hours(due, rules.head_after, mode)),
-        (f"{clock}.leader", clocks.add_hours(due, rules.leader_after, mode)),
+        (f"{clock}.overdue", late),
+        (f"{clock}.head", clocks.add_hours(late, rules.head_after, mode)),
+        (f"{clock}.leader", clocks.add_hours(late, rules.leader_after, mode)),
     ]
     if rules.warn_before:
         steps.insert(0, (f"{clock}.warn", clocks.subtract_hours(due, rules.warn_before, mode)))
@@ -136,8 +144,9 @@ def fire(
     stored = stored_step(order) if order is not None else None
     if order is None or stored is None:
         return None
-    if stored[1] > now:
-        return _job(order.id, stored)  # this job ran early, or the order was re-armed since
+    if stored[1] > now + EARLY_TOLERANCE:
+        return _job(order.id, stored)  # the order was re-armed since (or the clocks disagree)
+    now = max(now, stored[1])  # RQ schedules to the whole second: a job may run a fraction early
     steps = ladder(order, rules)
     following = next_step(steps, now)
     if not _store(session, order, following, expected=stored):
@@ -265,7 +274,7 @@ def _ask(order: WorkOrder, clock: str, step: str) -> str:
         return f"请尽快协调：发送「分派 {n} 部门名称」改派，或「分派 {n} 原部门」。"
     if step == "head":
         return f"{dept}尚未{'接单' if clock == 'pickup' else '办结'}，请督促办理。"
-    if clock == "pickup":
+    if clock == "pickup" or order.state_enum is OrderState.DISPATCHED:  # 转办'd after 接单: take it first
         return f"请尽快接单：发送「接单 {n}」。"
     return f"请抓紧办理，办结后发送「办结 {n} 办理结果」；确需延期请发送「延期 {n} 时间 理由」。"
 

@@ -149,10 +149,7 @@ def rate(
     channel: str = "wecom",
 ) -> Transition:
     """签单: 满意/基本满意 close the order; 不满意 reopens it (返工) with fresh clocks."""
-    order = get_order(session, number)
-    if order.enterprise_id not in {e.id for e in bound_enterprises(session, person)}:
-        raise NotAllowed(f"只有「{order.enterprise.name}」已绑定的联系人可以评价诉求 {order.number}。")
-    check_state(order, expected_version, (OrderState.RESOLVED,), "评价")
+    order = order_to_rate(session, person, number, expected_version)
     if rating not in RATINGS:
         raise Invalid(f"请选择评价：{'、'.join(RATINGS)}。")
     comment = comment.strip()
@@ -161,6 +158,15 @@ def rate(
     if rating in SATISFIED:
         return _close(session, person, order, rating, comment, now, channel)
     return _reopen(session, person, order, comment, now, channel)
+
+
+def order_to_rate(session: Session, person: Person, number: str, expected_version: int | None) -> WorkOrder:
+    """The order, if `person` speaks for its enterprise and it awaits the sign-off."""
+    order = get_order(session, number)
+    if order.enterprise_id not in {e.id for e in bound_enterprises(session, person)}:
+        raise NotAllowed(f"只有「{order.enterprise.name}」已绑定的联系人可以评价诉求 {order.number}。")
+    check_state(order, expected_version, (OrderState.RESOLVED,), "评价")
+    return order
 
 
 def _close(
@@ -193,6 +199,7 @@ def _reopen(
         (OrderState.RESOLVED,),
         state=OrderState.DISPATCHED.value,
         dispatched_at=now,
+        held_since=now,
         pickup_due_at=clocks.pickup_deadline(now, order.clock_mode),
         picked_up_at=None,
         solve_due_at=None,

@@ -214,12 +214,16 @@ def rate_by_card(ctx: Context, key: str) -> HandlerResult:
     """满意 / 基本满意 close the order at once; 不满意 first asks why (optional), then reopens it."""
     number, version, rating = card_target(key)
     if rating == "不满意":
-        queries.get_order(ctx.session, number)  # an unknown number is refused before asking
-        ctx.conversation.goto(
-            ASK_UNHAPPY, number=number, version=version, response_code=ctx.inbound.response_code or ""
-        )
-        return Text("很抱歉没有让您满意。请简要说明原因（将转给承办部门返工），或回复「跳过」。")
+        return clicked(ctx, "", lambda: _ask_why_unhappy(ctx, number, version))
     return clicked(ctx, f"已评价：{rating}", lambda: _rate(ctx, number, rating, "", version))
+
+
+def _ask_why_unhappy(ctx: Context, number: str, version: int) -> list[Reply]:
+    # Checked before asking: a stale card or another enterprise's contact is refused at once.
+    closing.order_to_rate(ctx.session, ctx.require_person(), number, version)
+    code = ctx.inbound.response_code or ""
+    ctx.conversation.goto(ASK_UNHAPPY, number=number, version=version, response_code=code)
+    return [Text("很抱歉没有让您满意。请简要说明原因（将转给承办部门返工），或回复「跳过」。")]
 
 
 @router.state(ASK_UNHAPPY)

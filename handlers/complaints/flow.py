@@ -69,12 +69,12 @@ def card_target(key: str) -> tuple[str, int, str]:
 
 
 def clicked(ctx: Context, label: str, act: Callable[[], list[Reply]]) -> list[Reply]:
-    """Run a card button's action; relabel the card (or mark it 已处理 when the click was stale)."""
+    """Run a card button's action; relabel the card with `label` (if any), or 已处理 if it was stale."""
     try:
         replies = act()
     except Conflict as exc:
         replies, label = [Text(exc.message)], "已处理"
-    if ctx.inbound.response_code:
+    if ctx.inbound.response_code and label:
         replies.append(CardUpdate(ctx.inbound.response_code, replace_name=label))
     return replies
 
@@ -113,6 +113,16 @@ HISTORY_VERBS = {
     Action.ESCALATE: "超时督办",
 }
 _DETAIL_KEYS = ("to_department", "reason", "note", "result", "rating", "comment", "rung")
+RUNG_LABELS = {
+    "warn": "临近时限提醒",
+    "overdue": "超时提醒",
+    "head": "报部门负责人",
+    "leader": "报县领导",
+    "remind": "提醒企业评价",
+    "urge": "县领导督办",
+}
+CLOCK_WORDS = {"pickup": "接单", "solve": "办结", "signoff": "签单"}
+MAX_EVENTS_SHOWN = 12  # a text message holds 2048 bytes; the newest events matter most
 
 
 def history_text(order: WorkOrder, events: list[OrderEvent]) -> str:
@@ -132,14 +142,28 @@ def history_text(order: WorkOrder, events: list[OrderEvent]) -> str:
     if order.rework_count:
         lines.append(f"返工次数：{order.rework_count}")
     lines.append("办理记录：")
-    lines.extend(_event_line(e) for e in events)
+    hidden = len(events) - MAX_EVENTS_SHOWN
+    if hidden > 0:
+        lines.append(f"（较早的{hidden}条记录从略）")
+    lines.extend(_event_line(e) for e in events[-MAX_EVENTS_SHOWN:])
     return "\n".join(lines)
+
+
+def _detail(key: str, value: object) -> str:
+    """One detail of a history line, short: 「pickup.head」 reads 「接单·报部门负责人」."""
+    if key == "rung":
+        clock, _, step = str(value).rpartition(".")
+        label = RUNG_LABELS.get(step, step)
+        return f"{CLOCK_WORDS[clock]}·{label}" if clock in CLOCK_WORDS else label
+    return excerpt(str(value), 40)
 
 
 def _event_line(event: OrderEvent) -> str:
     # 派单 is done by the system (by the routing rules), whoever filed the order.
     system = event.actor is None or Action(event.action) is Action.DISPATCH
     who = "系统" if system or event.actor is None else event.actor.name
-    details = "，".join(str(event.data[k]) for k in _DETAIL_KEYS if event.data.get(k) not in (None, ""))
+    details = "，".join(
+        _detail(k, event.data[k]) for k in _DETAIL_KEYS if event.data.get(k) not in (None, "")
+    )
     verb = HISTORY_VERBS.get(Action(event.action), event.action)
     return f"· {when(event.at)} {who} {verb}{'：' + details if details else ''}"

@@ -122,6 +122,9 @@ class WorkOrder(Base):
     # a job fires it with a compare-and-set on (alarm_at, alarm_rung), so each is sent once.
     alarm_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     alarm_rung: Mapped[str | None] = mapped_column(String(16))
+    # When the current holder (or the coordinators, after 退回) got the order: a holder handed an
+    # order already late is chased from this moment, not from a deadline that passed before him.
+    held_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
 
     enterprise: Mapped[Enterprise] = relationship()

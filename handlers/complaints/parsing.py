@@ -19,7 +19,7 @@ _ISO = re.compile(r"^(?:(\d{4})[-/.])?(\d{1,2})[-/.](\d{1,2})(?:[ T]?(\d{1,2})[:
 _CHINESE = re.compile(
     r"^(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号](?:(\d{1,2})(?:[:：](\d{2})|[点时](?:(\d{1,2})分?)?))?"
 )
-_SPAN = re.compile(r"^(\d{1,3})\s*(天|日|小时|个小时|h)")
+_SPAN = re.compile(r"^(\d{1,3}(?:\.\d)?)\s*(天|日|小时|个小时|h)")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def parse_until(text: str, now: datetime) -> tuple[datetime, str]:
     raw = unicodedata.normalize("NFKC", text).strip()
     today = local(as_utc(now))
     if match := _SPAN.match(raw):
-        amount, unit = int(match.group(1)), match.group(2)
+        amount, unit = float(match.group(1)), match.group(2)
         delta = timedelta(days=amount) if unit in ("天", "日") else timedelta(hours=amount)
         return as_utc(now) + delta, raw[match.end() :].strip()
     match = _ISO.match(raw) or _CHINESE.match(raw)
@@ -74,9 +74,16 @@ def parse_until(text: str, now: datetime) -> tuple[datetime, str]:
         )
     except ValueError as exc:
         raise Invalid(f"「{match.group(0)}」不是有效的日期时间。") from exc
-    if not year and at < today:
-        at = at.replace(year=at.year + 1)  # 「1月5日」 typed in December means next year
+    if not year and at.date() < today.date():
+        at = _next_year(at, match.group(0))  # 「1月5日」 typed in December means next year
     return as_utc(at), raw[match.end() :].strip()
+
+
+def _next_year(at: datetime, typed: str) -> datetime:
+    try:
+        return at.replace(year=at.year + 1)
+    except ValueError as exc:  # 2月29日 with no leap day next year
+        raise Invalid(f"「{typed}」在明年不存在，请写明年份。") from exc
 
 
 def pick(text: str, choices: tuple[str, ...], what: str) -> str:

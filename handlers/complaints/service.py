@@ -93,6 +93,7 @@ def file_order(
         filed_at=now,
         dispatched_at=now,
         pickup_due_at=clocks.pickup_deadline(now, mode),
+        held_since=now,
         photos=photos or [],
     )
     _insert_numbered(session, order, now)
@@ -259,6 +260,7 @@ def transfer(
     )
     if department.id == order.holding_department_id:
         raise Invalid(f"诉求 {order.number} 已由{department.name}办理，请选择其他部门。")
+    require_staffed(session, department)
     reason = required_text(reason, "请写明转办理由。")
     source = order.holding_department
     before = move(
@@ -267,6 +269,7 @@ def transfer(
         (OrderState.DISPATCHED, OrderState.PICKED_UP),
         state=OrderState.DISPATCHED.value,
         holding_department_id=department.id,
+        held_since=now,
     )
     event = write_event(
         session,
@@ -282,6 +285,12 @@ def transfer(
         pickup_due=order.pickup_due_at,
     )
     return Transition(order, [event], officials_of(session, department.id) + filer(order))
+
+
+def require_staffed(session: Session, department: Department) -> None:
+    """Refuse to hand an order to a department nobody in the bot can act for."""
+    if not officials_of(session, department.id):
+        raise Invalid(f"{department.name}暂无在册干部，无法接收诉求，请选择其他部门或联系管理员。")
 
 
 def parse_return_reason(text: str) -> tuple[str, str]:
@@ -310,7 +319,7 @@ def send_back(
         raise Invalid(f"退回理由请选择：{'、'.join(RETURN_REASONS)}。")
     if reason_code == "其他" and not note.strip():
         raise Invalid("请写明退回理由。")
-    before = move(session, order, (OrderState.DISPATCHED,), state=OrderState.RETURNED.value)
+    before = move(session, order, (OrderState.DISPATCHED,), state=OrderState.RETURNED.value, held_since=now)
     event = write_event(
         session,
         order,
@@ -342,12 +351,14 @@ def decide_return(
         raise NotAllowed("只有营商环境部门、督查部门、管理员或县领导可以处理退回的诉求。")
     check_state(order, expected_version, (OrderState.RETURNED,), "处理退回")
     target = department or order.holding_department
+    require_staffed(session, target)
     before = move(
         session,
         order,
         (OrderState.RETURNED,),
         state=OrderState.DISPATCHED.value,
         holding_department_id=target.id,
+        held_since=now,
     )
     event = write_event(
         session,

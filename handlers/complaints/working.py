@@ -20,7 +20,7 @@ router = Router("complaints.working")
 HOLDERS = (Role.OFFICIAL, Role.LEADER)  # the services narrow it to the holding department
 COORDINATORS = (Role.OFFICIAL, Role.LEADER, Role.ADMIN)  # the services narrow it to offices
 ASK_TRANSFER, ASK_RETURN = "order.xfer", "order.back"
-MAX_LISTED = 15
+MAX_LISTED = 10  # two lines each: the list stays inside one 2048-byte message
 
 
 @router.command("待办", "我的待办", "todo", roles=COORDINATORS, usage="待办")
@@ -251,6 +251,13 @@ def _urge(ctx: Context, number: str) -> list[Reply]:
         f"【督办】县领导{leader.name}督办诉求 {order.number}（{order.enterprise.name}）：请抓紧办理，"
         f"{due_line(order, ctx)}。"
     )
-    for person in officials_of(ctx.session, order.holding_department_id):
+    returned = order.state_enum is OrderState.RETURNED  # then the coordinators must act, not the holder
+    pressed = (
+        queries.coordinators(ctx.session)
+        if returned
+        else officials_of(ctx.session, order.holding_department_id)
+    )
+    for person in pressed:
         ctx.notify(person, notice, key=f"order:{order.id}:e{event.id}:{person.id}")
-    return [Text(f"已督办诉求 {order.number}，已通知{order.holding_department.name}。")]
+    told = "协调部门" if returned else order.holding_department.name
+    return [Text(f"已督办诉求 {order.number}，已通知{told}。")]

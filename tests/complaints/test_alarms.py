@@ -439,3 +439,22 @@ def test_due_alarms_lists_what_fell_due_oldest_first(session, county):
 )
 def test_job_ids_name_the_order_the_rung_and_the_moment(rung, expected):
     assert alarms.alarm_job_id(7, rung, T0 + 22 * H) == expected
+
+
+def test_an_order_handed_on_after_its_deadline_is_chased_from_the_handover(session, county):
+    order = file(session, county)  # pickup due at T0 + 24 h
+    moved = service.transfer(
+        session, county.gxj_wu, order.number, county.zrzyj, "用地归自然资源局", T0 + 30 * H
+    )
+    then(session, moved, T0 + 30 * H)
+    assert stored(session, order) == ("pickup.head", T0 + 32 * H)  # not None: the new holder is chased
+    _, sent = fire(session, order, T0 + 32 * H)
+    assert sent == {}  # 县自然资源局 has no head here: the rung is recorded, with nobody to tell
+    assert reminders(session, order)[-1] == ("escalate", "pickup.head", [])
+    assert stored(session, order) == ("pickup.leader", T0 + 34 * H)
+
+
+def test_an_alarm_job_run_a_fraction_of_a_second_early_still_fires(session, county):
+    order = file(session, county)
+    _, sent = fire(session, order, T0 + 22 * H - timedelta(milliseconds=700))
+    assert set(sent) == {"gxj_zhou", "gxj_wu"}  # the warning, not a wait for the sweep

@@ -248,3 +248,29 @@ def test_help_lists_the_commands_of_each_role(chat):
 def test_replies_are_text_first_then_a_card(chat):
     replies = chat.say("zhang_wei", "诉求 路灯坏了")
     assert isinstance(replies[0], Text) and not any(isinstance(r, TemplateCard) for r in replies)
+
+
+def test_unhappy_on_a_stale_card_is_refused_before_asking_why(chat, runtime, standin):
+    number = file_one(chat)
+    chat.text("gxj_wu", f"接单 {number}")
+    chat.text("gxj_wu", f"办结 {number} 已修复")
+    run_jobs(runtime)
+    (signoff,) = [c for c in cards_for(standin, "zhang_wei") if "请评价" in str(c["body"])]
+    assert (
+        "只有「示范县鑫源食品有限公司」已绑定的联系人"
+        in chat.click("li_na", button(signoff, "不满意"))[0].content
+    )
+    chat.text("zhang_wei", f"评价 {number} 满意")
+    stale = chat.click("zhang_wei", button(signoff, "不满意"), response_code=signoff["response_code"])
+    assert "这张卡片已过期" in stale[0].content
+    assert "当前没有进行中的操作" in chat.text("zhang_wei", "取消")  # no question was left open
+
+
+def test_transfer_to_a_department_with_nobody_is_refused(chat, session_factory):
+    from tests import builders
+
+    with session_factory() as s:
+        builders.department(s, "县水利局", "SLJ")
+        s.commit()
+    number = file_one(chat)
+    assert "暂无在册干部" in chat.text("gxj_wu", f"转办 {number} 县水利局 水源问题")
