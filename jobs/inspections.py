@@ -14,7 +14,7 @@ def remind() -> int:
     rt = current()
     with session_scope(rt.session_factory) as session:
         outbox = OutboxWriter(session, rt.clock)
-        due = reminders_for(session, local(as_utc(rt.clock.now()), rt.settings.zone).date())
+        due = reminders_for(session, local(as_utc(rt.clock.now())).date())  # the handlers' calendar
         for reminder in due:
             outbox.add(reminder.person.wecom_userid, reminder.text, key=reminder.key)
         rows = outbox.scheduled()
