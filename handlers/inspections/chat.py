@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -101,10 +102,10 @@ def _answer(inspection: Inspection, awaiting: bool) -> str:
     return f"{head}\n{verdict}：{inspection.rule_text}\n{step}"
 
 
-def _leader_report(inspection: Inspection) -> str:
+def _leader_report(inspection: Inspection, note: str = "") -> str:
     kind = "豁免检查" if inspection.outcome_enum is Outcome.EXEMPT else "被拦截的检查报备"
     return (
-        f"【企业宁静日】{inspection.department.name}{kind} {describe(inspection)}，"
+        f"【企业宁静日】{inspection.department.name}{kind}{note} {describe(inspection)}，"
         f"{inspection.category}，事由：{inspection.reason}。依据：{inspection.rule_text}"
     )
 
@@ -197,36 +198,53 @@ def _offer_joint_visit(ctx: Context, inspection: Inspection, others: list[Inspec
             desc=f"{inspection.enterprise.name}",
             quote=f"多个部门计划检查同一企业：{plans}",
             fields=(("建议联合检查日", f"{day:%Y-%m-%d}"), ("本部门检查", item.number)),
-            buttons=(Button(f"同意于{day:%m-%d}联合检查", f"insp:join:{item.number}", style=1),),
+            buttons=(Button(f"同意于{day:%m-%d}联合检查", f"insp:join:{item.number}:{day:%Y%m%d}", style=1),),
             replace_text="已同意联合检查",
         )
         ctx.notify(item.registered_by, card, key=f"insp:{item.id}:joint:{inspection.id}")
 
 
 @router.card_action("insp:join:", roles=(Role.OFFICIAL,))
-def join_by_card(ctx: Context, number: str) -> HandlerResult:
-    """同意联合检查 on a 综合查一次 card."""
-    return _relabelled(ctx, "已同意联合检查", lambda: _join(ctx, number))
+def join_by_card(ctx: Context, key: str) -> HandlerResult:
+    """同意联合检查 on a 综合查一次 card: 「J2611-0003:20261201」, the number and the day it offered."""
+    number, _, offered = key.partition(":")
+    return _relabelled(ctx, "已同意联合检查", lambda: _join(ctx, number, _card_day(offered)))
 
 
 @router.command("合并检查", "联合检查", roles=(Role.OFFICIAL,), usage="合并检查 <编号>")
 def join(ctx: Context, args: str) -> HandlerResult:
     """同意综合查一次：把本部门的检查并入联合检查日"""
-    return _join(ctx, args)
+    return _join(ctx, args, None)
 
 
-def _join(ctx: Context, number: str) -> list[Reply]:
-    inspection = service.join_visit(
-        ctx.session, ctx.require_person(), number, ctx.now, channel=ctx.inbound.channel.value
+def _card_day(text: str) -> date | None:
+    """The day in a card's key (20261201); None on a card made before keys carried it."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid("这张卡片已失效，请发送「合并检查 编号」。") from None
+
+
+def _join(ctx: Context, number: str, day: date | None) -> list[Reply]:
+    joined = service.join_visit(
+        ctx.session, ctx.require_person(), number, ctx.now, day=day, channel=ctx.inbound.channel.value
     )
-    for other in service.joint_group(ctx.session, inspection):
-        if other.id != inspection.id:
-            ctx.notify(
-                other.registered_by,
-                Text(f"综合查一次：{inspection.department.name}同意联合检查 {describe(inspection)}。"),
-                key=f"insp:{inspection.id}:joined:{other.id}",
-            )
-    if inspection.status_enum is InspectionStatus.APPROVED:  # the enterprise was told another date
+    inspection = joined.inspection
+    for other in joined.others:
+        ctx.notify(
+            other.registered_by,
+            Text(f"综合查一次：{inspection.department.name}同意联合检查 {describe(inspection)}。"),
+            key=f"insp:{inspection.id}:joined:{other.id}",
+        )
+    for leader in joined.leaders:  # the joint day is quiet: the visit goes ahead as an exemption
+        ctx.notify(
+            leader,
+            Text(_leader_report(inspection, "（综合查一次改期）")),
+            key=f"insp:{inspection.id}:report:{inspection.planned_on}:{leader.id}",
+        )
+    if joined.moved_from and inspection.status_enum is InspectionStatus.APPROVED:  # told another date
         notice = Text(
             f"【入企检查变更】{inspection.department.name}的{inspection.category}检查（{inspection.number}）"
             f"改为 {inspection.planned_on:%Y-%m-%d} 与其他部门联合进行（综合查一次），减少对企业的打扰。"
@@ -235,7 +253,8 @@ def _join(ctx: Context, number: str) -> list[Reply]:
             ctx.notify(
                 contact, notice, key=f"insp:{inspection.id}:moved:{inspection.planned_on}:{contact.id}"
             )
-    return [Text(f"已同意联合检查：{describe(inspection)}。")]
+    exempt = f"\n⚠️ 联合检查日按豁免检查：{inspection.rule_text}（已报送县领导）。" if joined.leaders else ""
+    return [Text(f"已同意联合检查：{describe(inspection)}。{exempt}")]
 
 
 def _relabelled(ctx: Context, label: str, act: Callable[[], list[Reply]]) -> list[Reply]:
@@ -252,9 +271,9 @@ def _relabelled(ctx: Context, label: str, act: Callable[[], list[Reply]]) -> lis
 def record_result(ctx: Context, args: str) -> HandlerResult:
     """登记检查结果，可关联包容免罚清单条目（如「… 免罚 SCJG-003」）"""
     number, rest = split_first(args)
-    result, _, codes = rest.partition("免罚")
+    result, codes = split_lenient(rest)
     inspection = service.record_result(
-        ctx.session, ctx.require_person(), number, result, _codes(codes), ctx.now,
+        ctx.session, ctx.require_person(), number, result, codes, ctx.now,
         channel=ctx.inbound.channel.value,
     )  # fmt: skip
     linked = f"，适用免罚清单：{'、'.join(inspection.lenient_codes)}" if inspection.lenient_codes else ""
@@ -311,6 +330,11 @@ def rate(ctx: Context, args: str) -> HandlerResult:
 def report(ctx: Context, args: str) -> HandlerResult:
     """举报未报备或违反企业宁静日的检查，转督查部门办理"""
     person = ctx.require_person()
+    if not args.strip():
+        raise Invalid(
+            "请写明被举报检查的时间、部门和情况，例如："
+            "举报检查 11月27日有人自称环保局来厂检查，未出示任何手续。"
+        )
     rules, _ = rules_on(ctx.session, _today(ctx))
     office = ctx.session.scalar(select(Department).where(Department.code == rules.supervising_department))
     if office is None:
@@ -336,9 +360,22 @@ def describe(inspection: Inspection) -> str:
     return f"{inspection.number}（{inspection.enterprise.name}，{inspection.planned_on:%Y-%m-%d}）"
 
 
-def _codes(text: str) -> list[str]:
-    """「SCJG-003，SCJG-007」 → the 免罚清单 codes."""
-    return text.replace("，", " ").replace(",", " ").replace("、", " ").split()
+_CODE = r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]+(?:[-－][0-9A-Za-z０-９Ａ-Ｚａ-ｚ]+)*"
+_SEPARATOR = r"[\s,，、;；]+"
+# Only a trailing 「免罚 SCJG-003、SCJG-007」 names codes; 免罚 elsewhere is the result's own words.
+_LENIENT_TAIL = re.compile(rf"免罚[\s:：]*(?P<codes>{_CODE}(?:{_SEPARATOR}{_CODE})*)\s*$")
+_BEFORE_KEYWORD = re.compile(r"(?:^|[\s,，。;；])$")
+
+
+def split_lenient(text: str) -> tuple[str, list[str]]:
+    """「已整改 免罚 SCJG-003、SCJG-007」 → the result and the 免罚清单 codes (none without that ending)."""
+    match = _LENIENT_TAIL.search(text)
+    if match is None:
+        return text, []
+    before = text[: match.start()]
+    # 「依法免罚 SCJG-003」: the keyword is part of the sentence and stays in the result.
+    result = before if _BEFORE_KEYWORD.search(before) else text[: match.start("codes")]
+    return result.strip().rstrip(",，;；").strip(), re.split(_SEPARATOR, match.group("codes"))
 
 
 def _today(ctx: Context) -> date:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.audit import record
@@ -36,6 +37,17 @@ class Registered:
     approvers: list[Person] = field(default_factory=list)
     leaders: list[Person] = field(default_factory=list)
     joint: list[Inspection] = field(default_factory=list)  # the others to combine with (综合查一次)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A 综合查一次 agreed: the inspection (moved and re-decided, or already on the day), the rest of
+    its group, and the leaders who hear of an exemption the new day brought."""
+
+    inspection: Inspection
+    moved_from: date | None  # the day it was planned for before, when it moved
+    others: list[Inspection] = field(default_factory=list)
+    leaders: list[Person] = field(default_factory=list)
 
 
 def find_enterprises(session: Session, text: str) -> list[Enterprise]:
@@ -78,8 +90,9 @@ def register(
     """报备检查: decided at once by the rules in force on that day; stored allowed, exempt or blocked."""
     rules, policy = rules_on(session, day)
     require_inspector(official, rules)
-    if day < local(as_utc(now)).date():
-        raise Invalid(f"检查日期不能早于今天（{local(as_utc(now)).date():%Y-%m-%d}）。")
+    today = _today(now)
+    if day < today:
+        raise Invalid(f"检查日期不能早于今天（{today:%Y-%m-%d}）。")
     reason = _required(reason, "请写明检查事由。")
     department = official.department
     assert department is not None
@@ -88,7 +101,6 @@ def register(
     )
     blocked = decision.outcome is Outcome.BLOCKED
     inspection = Inspection(
-        number=_next_number(session, now),
         enterprise=enterprise,
         department=department,
         registered_by=official,
@@ -103,17 +115,16 @@ def register(
         created_at=now,
         lenient_codes=[],
     )
-    session.add(inspection)
-    session.flush()
+    _insert_numbered(session, inspection, now)
     _audit(session, official, inspection, "inspection.register", now, channel, outcome=decision.outcome.value)
     if blocked:
         return Registered(inspection, leaders=leaders_for(session, department.id))
-    approvers = _approvers(session, official)
+    approvers = _approvers(session, department.id)
     if official in approvers:  # the head registers his own visit: his registration is his approval
         _decide(session, official, inspection, True, now, channel)
         approvers = []
     leaders = leaders_for(session, department.id) if decision.outcome is Outcome.EXEMPT else []
-    return Registered(inspection, approvers, leaders, _join(session, inspection, rules))
+    return Registered(inspection, approvers, leaders, _join(session, inspection, rules, today))
 
 
 def require_reason(text: str) -> str:
@@ -130,8 +141,11 @@ def _required(text: str, message: str) -> str:
     return value
 
 
-def _prior(session: Session, enterprise_id: int, department_id: int, day: date) -> int:
-    """Inspections of this enterprise by this department already counted in that calendar year."""
+def _prior(
+    session: Session, enterprise_id: int, department_id: int, day: date, *, leaving_out: int | None = None
+) -> int:
+    """Inspections of this enterprise by this department already counted in that calendar year
+    (but `leaving_out`, the inspection being moved there)."""
     query = select(func.count(Inspection.id)).where(
         Inspection.enterprise_id == enterprise_id,
         Inspection.department_id == department_id,
@@ -139,7 +153,13 @@ def _prior(session: Session, enterprise_id: int, department_id: int, day: date) 
         Inspection.planned_on <= date(day.year, 12, 31),
         Inspection.status.in_([s.value for s in COUNTED_STATUSES]),
     )
+    if leaving_out is not None:
+        query = query.where(Inspection.id != leaving_out)
     return session.scalar(query) or 0
+
+
+def _today(now: datetime) -> date:
+    return local(as_utc(now)).date()
 
 
 def _next_number(session: Session, now: datetime) -> str:
@@ -149,20 +169,36 @@ def _next_number(session: Session, now: datetime) -> str:
     return f"{prefix}{int(last[len(prefix) :]) + 1 if last else 1:04d}"
 
 
-def _approvers(session: Session, official: Person) -> list[Person]:
-    """The department's heads; the overseeing leaders when it has none."""
-    assert official.department_id is not None
-    return heads_of(session, official.department_id) or leaders_for(session, official.department_id)
+def _insert_numbered(session: Session, inspection: Inspection, now: datetime) -> None:
+    # Two registrations in the same instant may pick the same number: the unique index refuses one,
+    # and it takes the next number inside a savepoint instead of failing the official (as 诉求 do).
+    for _ in range(5):
+        inspection.number = _next_number(session, now)
+        try:
+            with session.begin_nested():
+                session.add(inspection)
+            return
+        except IntegrityError:
+            continue
+    raise Conflict("同时报备的人太多了，请稍后再试。")
 
 
-def _join(session: Session, inspection: Inspection, rules: QuietRules) -> list[Inspection]:
-    """Other departments' open inspections of the same enterprise within the window: one joint visit."""
+def _approvers(session: Session, department_id: int) -> list[Person]:
+    """The heads of the inspection's department; the overseeing leaders when it has none."""
+    return heads_of(session, department_id) or leaders_for(session, department_id)
+
+
+def _join(session: Session, inspection: Inspection, rules: QuietRules, today: date) -> list[Inspection]:
+    """Other departments' open inspections of the same enterprise within the window, from today on:
+    one joint visit. A visit whose day has passed (approved, no result yet) draws nobody in.
+    Returns the rest of the group it joins (as joint_group sees it, so the card offers the day
+    join_visit will accept)."""
     window = timedelta(days=rules.joint_window_days)
     query = select(Inspection).where(
         Inspection.enterprise_id == inspection.enterprise_id,
         Inspection.department_id != inspection.department_id,
         Inspection.id != inspection.id,
-        Inspection.planned_on >= inspection.planned_on - window,
+        Inspection.planned_on >= max(inspection.planned_on - window, today),
         Inspection.planned_on <= inspection.planned_on + window,
         Inspection.status.in_([s.value for s in OPEN]),
     )
@@ -172,6 +208,7 @@ def _join(session: Session, inspection: Inspection, rules: QuietRules) -> list[I
         for item in (*others, inspection):
             item.joint_key = key
         session.flush()
+        others = [i for i in joint_group(session, inspection, today) if i.id != inspection.id]
     return others
 
 
@@ -195,7 +232,7 @@ def decide_registration(
 ) -> Inspection:
     """The department head (or an overseeing leader) approves or refuses a pending registration, once."""
     inspection = get_inspection(session, number)
-    if head not in _approvers(session, inspection.registered_by):
+    if head not in _approvers(session, inspection.department_id):
         raise NotAllowed(f"检查 {inspection.number} 须由{inspection.department.name}负责人审批。")
     if inspection.status_enum is not InspectionStatus.PENDING:
         raise Conflict(f"检查 {inspection.number} 已处理（{inspection.status_enum.label}），无需重复操作。")
@@ -220,9 +257,18 @@ def _decide(
 
 
 def join_visit(
-    session: Session, official: Person, number: str, now: datetime, *, channel: str = "wecom"
-) -> Inspection:
-    """综合查一次: move this department's inspection to the group's earliest day, re-checked by the rules."""
+    session: Session,
+    official: Person,
+    number: str,
+    now: datetime,
+    *,
+    day: date | None = None,
+    channel: str = "wecom",
+) -> Joined:
+    """综合查一次: move this department's inspection to `day`, the joint day the card offered, and
+    re-decide it by the rules in force on that day. `day` must still be the group's earliest open day
+    from today on (None: whatever that is now, for the typed command); a past day is refused.
+    """
     inspection = get_inspection(session, number)
     if official.department_id != inspection.department_id:
         raise NotAllowed(
@@ -230,37 +276,58 @@ def join_visit(
         )
     if inspection.joint_key is None or inspection.status_enum not in OPEN:
         raise Conflict(f"检查 {inspection.number} 当前不能合并检查。")
-    group = joint_group(session, inspection)
-    day = min(i.planned_on for i in group)
-    if day != inspection.planned_on:
-        rules, _ = rules_on(session, day)
-        prior = _prior(session, inspection.enterprise_id, inspection.department_id, day) - 1
-        decision = decide(rules, day, inspection.category, inspection.department.code, max(prior, 0))
-        if decision.outcome is Outcome.BLOCKED:
-            raise Conflict(f"联合检查日 {day:%Y-%m-%d} 对本次检查不适用：{decision.rule_text}")
-        inspection.planned_on, inspection.outcome, inspection.rule_text = (
-            day,
-            decision.outcome.value,
-            decision.rule_text,
+    today = _today(now)
+    if inspection.planned_on < today:
+        raise Conflict(
+            f"检查 {inspection.number} 原定于 {inspection.planned_on:%Y-%m-%d}，日期已过，不能再合并检查。"
         )
+    if day is not None and day < today:
+        raise Conflict(f"联合检查日 {day:%Y-%m-%d} 已过，不能再合并检查。")
+    group = joint_group(session, inspection, today)
+    others = [i for i in group if i.id != inspection.id]
+    if not others:
+        raise Conflict(f"检查 {inspection.number} 已没有可以一起联合检查的其他部门检查，按原计划进行即可。")
+    earliest = group[0].planned_on  # from today on: never a day in the past
+    day = earliest if day is None else day
+    if day != earliest:
+        raise Conflict(
+            f"联合检查安排已有变化：目前最早的检查日是 {earliest:%Y-%m-%d}，不是 {day:%Y-%m-%d}。"
+            f"如仍同意联合检查，请发送「合并检查 {inspection.number}」。"
+        )
+    moved_from, leaders = None, []
+    if day != inspection.planned_on:
+        rules, policy = rules_on(session, day)
+        prior = _prior(
+            session, inspection.enterprise_id, inspection.department_id, day, leaving_out=inspection.id
+        )
+        decision = decide(rules, day, inspection.category, inspection.department.code, prior)
+        if decision.outcome is Outcome.BLOCKED:
+            raise Conflict(
+                f"联合检查日 {day:%Y-%m-%d} 不允许本次检查：{decision.rule_text}。"
+                f"检查 {inspection.number} 仍按原计划于 {inspection.planned_on:%Y-%m-%d} 进行。"
+            )
+        if decision.outcome is Outcome.EXEMPT and inspection.outcome_enum is not Outcome.EXEMPT:
+            leaders = leaders_for(session, inspection.department_id)  # an exemption, as at 报备
+        moved_from = inspection.planned_on
+        inspection.planned_on = day
+        inspection.outcome, inspection.rule_text = decision.outcome.value, decision.rule_text
+        inspection.policy_id, inspection.next_allowed_on = (policy.id if policy else None), None
+        inspection.version += 1
     _audit(
-        session,
-        official,
-        inspection,
-        "inspection.join",
-        now,
-        channel,
-        joint_key=inspection.joint_key,
-        day=str(day),
-    )
+        session, official, inspection, "inspection.join", now, channel,
+        joint_key=inspection.joint_key, day=str(day),
+        moved_from=str(moved_from) if moved_from else None, outcome=inspection.outcome,
+    )  # fmt: skip
     session.flush()
-    return inspection
+    return Joined(inspection, moved_from, others, leaders)
 
 
-def joint_group(session: Session, inspection: Inspection) -> list[Inspection]:
-    """Every open inspection sharing this one's joint key, earliest first."""
+def joint_group(session: Session, inspection: Inspection, today: date) -> list[Inspection]:
+    """Every open inspection sharing this one's joint key and planned from today on, earliest first."""
     query = select(Inspection).where(
-        Inspection.joint_key == inspection.joint_key, Inspection.status.in_([s.value for s in OPEN])
+        Inspection.joint_key == inspection.joint_key,
+        Inspection.status.in_([s.value for s in OPEN]),
+        Inspection.planned_on >= today,
     )
     return list(session.scalars(query.order_by(Inspection.planned_on, Inspection.id)))
 
