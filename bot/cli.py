@@ -104,11 +104,13 @@ def db_upgrade() -> None:
 @main.command("import")
 @click.argument(
     "kind",
-    type=click.Choice(["departments", "people", "enterprises", "routing", "lenient", "quiet-rules"]),
+    type=click.Choice(
+        ["departments", "people", "enterprises", "routing", "lenient", "quiet-rules", "profiles", "policies"]
+    ),
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_(kind: str, file: Path) -> None:
-    """Import a CSV/XLSX table (departments … lenient) or the quiet-rules YAML; all or nothing."""
+    """Import a CSV/XLSX table (departments … lenient, profiles) or a YAML (quiet-rules, policies)."""
     from bot.db import session_scope
     from bot.errors import Invalid
     from bot.importing import import_file
@@ -126,6 +128,12 @@ def import_(kind: str, file: Path) -> None:
                 report = import_lenient_file(session, file, clock=rt.clock)
             elif kind == "quiet-rules":  # the 企业宁静日 rules: one YAML version, not a table
                 summary = _import_quiet_rules(session, file, rt)
+            elif kind == "profiles":  # 政策匹配's enterprise profiles: values appended, not rows upserted
+                summary = _import_profiles(session, file, rt)
+            elif kind == "policies":  # the policy catalog: YAML, each example enterprise run first
+                from handlers.policies.catalog import import_policies_file
+
+                summary = import_policies_file(session, file, now=rt.clock.now()).summary()
             else:
                 report = import_file(session, kind, file, clock=rt.clock)
     except Invalid as exc:  # bad rows (ImportFailed) and unreadable files alike
@@ -134,6 +142,15 @@ def import_(kind: str, file: Path) -> None:
     click.echo(summary or report.summary())
     for note in notes:
         click.echo(note, err=True)
+    if kind in ("policies", "profiles"):  # 免申即享: push what newly qualifies, through the worker
+        _queue_policy_pushes(rt)
+
+
+def _queue_policy_pushes(rt: Runtime) -> None:
+    from bot.demo import queue_policy_pushes
+
+    queue_policy_pushes(rt)
+    click.echo("已排队：免申即享政策推送（由 worker 发送，每家企业每个政策版本只推送一次）。")
 
 
 def _import_routing(session: Session, file: Path, rt: Runtime) -> tuple[ImportReport, list[str]]:
@@ -153,6 +170,48 @@ def _import_quiet_rules(session: Session, file: Path, rt: Runtime) -> str:
 
     policy = load_policy_file(session, file, now=rt.clock.now())
     return f"已载入企业宁静日规则：{policy.effective_from:%Y-%m-%d}起生效（版本{policy.id}，{policy.source}）"
+
+
+def _import_profiles(session: Session, file: Path, rt: Runtime) -> str:
+    """Append the profile values of a table; the line saying how many enterprises changed."""
+    from bot.importing import read_table
+    from handlers.policies.profile import import_profiles
+
+    report = import_profiles(session, read_table(file), clock=rt.clock)
+    return f"导入企业信息：{report.created}家首次登记，{report.updated}家有更新，{report.unchanged}家未变"
+
+
+@main.group()
+def policies() -> None:
+    """政策匹配: the policy catalog."""
+
+
+@policies.command("check")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def policies_check(file: Path | None) -> None:
+    """Run every policy's example enterprises (of FILE, or of the catalog stored); exit 1 on any failure."""
+    from bot.db import session_scope
+    from bot.errors import Invalid
+    from handlers.policies.catalog import check_specs, stored_specs
+    from handlers.policies.catalog_reading import read_catalog_file
+
+    try:
+        if file is not None:
+            specs = read_catalog_file(file)
+        else:
+            with session_scope(_runtime().session_factory) as session:
+                specs = stored_specs(session)
+        problems = check_specs(specs)
+    except Invalid as exc:  # an unreadable file, or a stored condition that no longer reads
+        click.echo(exc.message)
+        sys.exit(1)
+    for problem in problems:
+        click.echo(f"✗ {problem}")
+    examples = sum(len(spec.examples) for spec in specs)
+    if problems:
+        click.echo(f"{len(specs)}条政策的{examples}个示例企业中，{len(problems)}个结果与预期不符。")
+        sys.exit(1)
+    click.echo(f"{len(specs)}条政策的{examples}个示例企业全部符合预期。")
 
 
 @main.command("seed-demo")

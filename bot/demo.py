@@ -23,6 +23,7 @@ from bot.embedded_redis import is_up, socket_url, start_embedded_redis, stop_emb
 from bot.importing import Table, import_file, read_table
 from bot.migrations import upgrade
 from bot.models import BindingStatus, Enterprise, EnterpriseMember, Person
+from bot.queues import Deferred
 from bot.runtime import Runtime
 from bot.settings import Settings
 
@@ -31,11 +32,13 @@ KINDS = ("departments", "people", "enterprises")
 
 
 def seed(runtime: Runtime) -> str:
-    """Import the demo county and its routing rules, bind its enterprise contacts (safe to run again)."""
+    """Import the demo county, its rules, policies and profiles; bind its contacts (safe to run again)."""
     from handlers.complaints.importing import import_routing  # bot imports no feature at import time
     from handlers.complaints.rules import rules_from
     from handlers.inspections.lenient_import import import_lenient
     from handlers.inspections.rules import load_policy_file
+    from handlers.policies.catalog import import_policies_file
+    from handlers.policies.profile import import_profiles
 
     lines = []
     categories = rules_from(runtime.settings).categories
@@ -43,12 +46,18 @@ def seed(runtime: Runtime) -> str:
         for kind in KINDS:
             report = import_file(session, kind, DEMO_DIR / f"{kind}.csv", clock=runtime.clock)
             lines.append(f"{kind}: 新增 {report.created}，更新 {report.updated}")
+        more = import_file(session, "enterprises", DEMO_DIR / "enterprises_more.csv", clock=runtime.clock)
+        lines.append(f"enterprises (more): 新增 {more.created}，更新 {more.updated}")
         routing = _demo_routing(categories)
         report = import_routing(session, routing, clock=runtime.clock, categories=categories)
         lines.append(f"routing: 新增 {report.created}，更新 {report.updated}")
         report = import_lenient(session, read_table(DEMO_DIR / "lenient.csv"), clock=runtime.clock)
         lines.append(f"lenient: 新增 {report.created}，更新 {report.updated}")
         load_policy_file(session, DEMO_DIR / "quiet_days.yaml", now=runtime.clock.now())  # same again: no-op
+        profiles = import_profiles(session, read_table(DEMO_DIR / "profiles.csv"), clock=runtime.clock)
+        lines.append(f"profiles: 新增 {profiles.created}，更新 {profiles.updated}")
+        catalog = import_policies_file(session, DEMO_DIR / "policies.yaml", now=runtime.clock.now())
+        lines.append(f"policies: 新增 {catalog.created}，新版本 {catalog.versioned}")
         bound = _bind_demo_members(session, runtime.clock)
     lines.append(f"企业绑定: 新增 {bound}")
     return "\n".join(lines)
@@ -142,6 +151,13 @@ def demo_environment(settings: Settings, standin_port: int, redis_url: str) -> d
     return env
 
 
+def queue_policy_pushes(runtime: Runtime) -> None:
+    """Queue the 免申即享 push job now (it pushes each policy version to each enterprise once)."""
+    now = runtime.clock.now()
+    job = Deferred("jobs.policies.push", now, (), job_id=f"policy-push-{int(now.timestamp())}")
+    runtime.enqueue_deferred([job])
+
+
 def run_demo(settings: Settings, *, port: int, standin_port: int, user: str, chat: bool) -> None:
     """Start everything, chat (or wait), and stop everything on exit."""
     var = settings.var_dir
@@ -151,6 +167,7 @@ def run_demo(settings: Settings, *, port: int, standin_port: int, user: str, cha
     upgrade(settings.database_url)
     runtime = Runtime.build(settings.with_(redis_url=redis_url))
     print(seed(runtime))
+    queue_policy_pushes(runtime)  # the worker pushes 免申即享 policies to qualifying enterprises once up
     procs = Processes(var / "log", env)
     for signum in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal still cleans up
         signal.signal(signum, _exit_on_signal)

@@ -6,6 +6,7 @@ from handlers.core import router as core_router
 from handlers.inspections.chat import router as inspections_router
 from handlers.inspections.lenient import router as lenient_router
 from handlers.onboarding import router as onboarding_router
+from handlers.policies.chat import router as policies_router
 
 ALL_ROUTERS = [
     core_router,
@@ -14,4 +15,5 @@ ALL_ROUTERS = [
     working_router,
     inspections_router,
     lenient_router,
+    policies_router,
 ]

@@ -42,6 +42,7 @@ SCHEDULE: list[Periodic] = [
     Periodic("inbound-sweep", "* * * * *", "jobs.inbound.sweep"),
     Periodic("order-alarms", "*/5 * * * *", "jobs.orders.sweep"),
     Periodic("quiet-day-reminders", "0 16 * * *", "jobs.inspections.remind"),  # the afternoon before
+    Periodic("policy-pushes", "30 9 * * *", "jobs.policies.push"),  # policies whose day has come
 ]
 
 

@@ -675,8 +675,11 @@ def test_seed_demo_loads_routing_and_oversight_once(runtime: Runtime) -> None:
         "departments: 新增 0，更新 0",
         "people: 新增 0，更新 0",
         "enterprises: 新增 0，更新 0",
+        "enterprises (more): 新增 0，更新 0",
         "routing: 新增 0，更新 0",
         "lenient: 新增 0，更新 0",
+        "profiles: 新增 0，更新 0",
+        "policies: 新增 0，新版本 0",
         "企业绑定: 新增 0",
     ]
     with runtime.session_factory() as session:

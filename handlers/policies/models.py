@@ -85,7 +85,7 @@ class Policy(Base):
     deadline: Mapped[date | None] = mapped_column(Date)  # application deadline, if any
     contact: Mapped[str] = mapped_column(String(200))
     link: Mapped[str | None] = mapped_column(String(500))
-    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # see handlers.policies.conditions
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # see handlers.policies.condition_reading
     examples: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # enterprises that must / must not match
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(200))  # the file it came from

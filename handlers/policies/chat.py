@@ -1,0 +1,260 @@
+"""政策匹配 in chat: the 明白卡, one policy's full reasoning, and the enterprise profile (企业信息)."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+from sqlalchemy import select
+
+from bot.clock import as_utc, local
+from bot.errors import Invalid, NotAllowed, NotFound
+from bot.models import Enterprise, Person, Role
+from bot.replies import Button, Reply, TemplateCard, Text
+from bot.routing import Context, HandlerResult, Router
+from handlers.complaints.flow import clicked
+from handlers.complaints.queries import bound_enterprises
+from handlers.inspections.service import find_enterprises
+from handlers.policies import pushes
+from handlers.policies.attributes import ATTRIBUTES, find_attribute, questions
+from handlers.policies.conditions import Outcome
+from handlers.policies.matching import Result, match
+from handlers.policies.models import Policy, PolicyAnswer, ProfileSource
+from handlers.policies.profile import profile_of, set_value
+
+router = Router("policies")
+
+STAFF = (Role.OFFICIAL, Role.LEADER, Role.ADMIN)
+MAX_QUALIFIED, MAX_NEAR, MAX_BUTTONS = 8, 5, 5  # one text message holds 2048 bytes
+
+
+@router.command("政策", "政策匹配", "明白卡", roles=tuple(Role), usage="政策 [编号] / 政策 <企业> [编号]")
+def card(ctx: Context, args: str) -> HandlerResult:
+    """查看本企业可享受的惠企政策（明白卡）；「政策 编号」看逐条理由；干部可查所联系企业"""
+    person = ctx.require_person()
+    enterprise, rest = _subject(ctx, person, args)
+    if rest:
+        return Text(_reasoning(ctx, enterprise, rest))
+    results = match(ctx.session, enterprise.id, _today(ctx))
+    _record(ctx, enterprise, results)
+    stamp = int(ctx.now.timestamp())
+    return [Text(_card_text(enterprise, results)), _summary_card(enterprise, results, person, stamp)]
+
+
+@router.card_action("policy:show:")
+def show_by_card(ctx: Context, key: str) -> HandlerResult:
+    """查看 on a 明白卡: one policy's reasoning for the enterprise the card was about."""
+    code, _, raw_id = key.partition(":")
+    enterprise = _enterprise_for(ctx, ctx.require_person(), int(raw_id) if raw_id.isdigit() else None)
+    return Text(_reasoning(ctx, enterprise, code))
+
+
+def _subject(ctx: Context, person: Person, args: str) -> tuple[Enterprise, str]:
+    """Whose card: the contact's own enterprise, or (for staff) the one named first; and the rest."""
+    if person.role_enum is Role.ENTERPRISE:
+        return _own_enterprise(ctx, person), args.strip()
+    name, _, rest = args.strip().partition(" ")
+    if not name:
+        raise Invalid("请写明企业，例如：政策 鑫源食品，或「政策 鑫源食品 XGX-2026-01」查看逐条理由。")
+    found = find_enterprises(ctx.session, name)
+    if len(found) != 1:
+        names = "、".join(e.name for e in found[:5])
+        raise Invalid(
+            f"「{name}」对应多家企业：{names}，请写全称。" if found else f"没有找到企业「{name}」。"
+        )
+    return _enterprise_for(ctx, person, found[0].id), rest.strip()
+
+
+def _own_enterprise(ctx: Context, person: Person) -> Enterprise:
+    bound = bound_enterprises(ctx.session, person)
+    if not bound:
+        raise NotAllowed("您还没有绑定企业。请先发送「绑定 统一社会信用代码 姓名」。")
+    return bound[0]  # several: the first; staff can look up the others by name
+
+
+def _enterprise_for(ctx: Context, person: Person, enterprise_id: int | None) -> Enterprise:
+    """The enterprise, if `person` may see its card: its contacts, 包联部门 officials, leaders, admins."""
+    enterprise = ctx.session.get(Enterprise, enterprise_id) if enterprise_id else None
+    if enterprise is None:
+        raise NotFound("没有找到该企业。")
+    if person.role_enum in (Role.LEADER, Role.ADMIN):
+        return enterprise
+    if person.role_enum is Role.OFFICIAL and person.department_id == enterprise.contact_department_id:
+        return enterprise
+    if enterprise.id in {e.id for e in bound_enterprises(ctx.session, person)}:
+        return enterprise
+    raise NotAllowed(f"只有「{enterprise.name}」的联系人、包联部门干部和县领导可以查看它的明白卡。")
+
+
+def _today(ctx: Context) -> date:
+    return local(as_utc(ctx.now)).date()
+
+
+def _record(ctx: Context, enterprise: Enterprise, results: list[Result]) -> None:
+    """Keep the answer (policy versions and inputs), so it can be explained later."""
+    ctx.session.add(
+        PolicyAnswer(
+            enterprise_id=enterprise.id,
+            asked_by_id=ctx.person.id if ctx.person else None,
+            asked_at=ctx.now,
+            results=[r.record() for r in results],
+        )
+    )
+
+
+def _summary_card(enterprise: Enterprise, results: list[Result], person: Person, stamp: int) -> TemplateCard:
+    """The 明白卡 at a glance: how many policies, the sum of known amounts, a button per top policy."""
+    qualified = [r for r in results if r.outcome is Outcome.QUALIFIED]
+    amount = sum(r.policy.amount_wan or 0 for r in qualified)
+    return TemplateCard(
+        card_type="button_interaction",
+        task_id=f"policy-card-{enterprise.id}-{person.id}-{stamp}",  # one per asking
+        title="惠企政策明白卡",
+        desc=enterprise.name,
+        sub_title=(
+            f"可享受{len(qualified)}项（可确定金额合计约{amount:g}万元），"
+            f"另有{len(results) - len(qualified)}项差一个条件。"
+        ),
+        buttons=tuple(
+            Button(f"查看 {r.policy.code}", f"policy:show:{r.policy.code}:{enterprise.id}", style=4)
+            for r in results[:MAX_BUTTONS]
+        ),
+        replace_text="已查看",
+    )
+
+
+def _card_text(enterprise: Enterprise, results: list[Result]) -> str:
+    """The 明白卡's text: what it qualifies for and how to get it, what it nearly does, what to tell us."""
+    qualified = [r for r in results if r.outcome is Outcome.QUALIFIED]
+    near = [r for r in results if r.outcome is Outcome.NEAR]
+    lines = [f"【{enterprise.name} · 惠企政策明白卡】"]
+    if qualified:
+        lines.append(f"✅ 可享受（{len(qualified)}项）：")
+        lines.extend(_qualified_line(r) for r in qualified[:MAX_QUALIFIED])
+        if len(qualified) > MAX_QUALIFIED:
+            lines.append(f"……另有{len(qualified) - MAX_QUALIFIED}项，发送「政策 编号」查看")
+    else:
+        lines.append("暂未匹配到可直接享受的政策。")
+    if near:
+        lines.append(f"🔶 差一个条件（{len(near)}项）：")
+        lines.extend(_near_line(r) for r in near[:MAX_NEAR])
+    asks = questions(key for r in near for key in r.missing)
+    if asks:
+        lines.append(
+            "补充以下信息可得到更准确的结果（发送「企业信息 项目 值」，如「企业信息 营业收入 1800万」）："
+        )
+        lines.extend(f"· {q}" for q in asks[:4])
+    lines.append("发送「政策 编号」查看逐条理由。")
+    return "\n".join(lines)
+
+
+def _qualified_line(result: Result) -> str:
+    p = result.policy
+    amount = f"，{p.amount_wan:g}万元" if p.amount_wan else ""
+    deadline = f"，{p.deadline:%m-%d}前" if p.deadline else ""
+    manual = "（部分条件需人工核实）" if result.assessment.manual else ""
+    return f"· {p.code} {p.title}{amount}｜{p.mode}{deadline}｜{p.contact}{manual}"
+
+
+def _near_line(result: Result) -> str:
+    p = result.policy
+    (failing,) = result.assessment.failing
+    return f"· {p.code} {p.title}：{failing.condition.on(result.assessment.day)}（{failing.verdict.label}）"
+
+
+def _reasoning(ctx: Context, enterprise: Enterprise, code_text: str) -> str:
+    """One policy's full reasoning for the enterprise: each condition, its value and source, the verdict."""
+    code = unicodedata.normalize("NFKC", code_text).strip().upper()
+    results = [
+        r for r in match(ctx.session, enterprise.id, _today(ctx), everything=True) if r.policy.code == code
+    ]
+    if not results:
+        known = ctx.session.scalar(select(Policy.id).where(Policy.code == code))
+        raise NotFound(f"政策 {code} 当前不在有效期内。" if known else f"没有编号为 {code} 的政策。")
+    result = results[0]
+    p = result.policy
+    lines = [
+        *result.explanation(),
+        f"待遇：{p.benefit}",
+        f"办理：{p.mode}。{p.how_to}",
+        f"咨询：{p.contact}" + (f"｜{p.link}" if p.link else ""),
+    ]
+    if result.missing:
+        lines.append("请补充：" + "；".join(questions(result.missing)))
+    return "\n".join(lines)
+
+
+@router.command("企业信息", "企业画像", roles=tuple(Role), usage="企业信息 [项目 值]")
+def profile(ctx: Context, args: str) -> HandlerResult:
+    """查看或补充本企业信息（如「企业信息 营业收入 1800万」），用于政策匹配"""
+    person = ctx.require_person()
+    if person.role_enum is Role.ENTERPRISE:
+        enterprise, rest = _own_enterprise(ctx, person), args.strip()
+    else:
+        enterprise, rest = _subject(ctx, person, args)
+    if not rest:
+        return Text(_profile_text(ctx, enterprise))
+    name, _, raw = rest.partition(" ")
+    attribute = find_attribute(name)
+    if attribute is None:
+        labels = "、".join(a.label for a in ATTRIBUTES.values())
+        raise Invalid(f"「{name}」不是企业信息项目，可填写：{labels}。")
+    source = ProfileSource.ENTERPRISE if person.role_enum is Role.ENTERPRISE else ProfileSource.OFFICIAL
+    value = set_value(
+        ctx.session, enterprise, attribute.key, raw, source=source.value, by=person, now=ctx.now
+    )
+    ctx.audit("profile.set", "enterprise", enterprise.uscc, attribute=attribute.key, source=source.value)
+    stamp = int(ctx.now.timestamp())  # 免申即享: a changed profile may qualify for something new
+    ctx.schedule(
+        "jobs.policies.rematch", ctx.now, enterprise.id, job_id=f"policy-rematch-{enterprise.id}-{stamp}"
+    )
+    shown = attribute.show(value.value)
+    return Text(f"已更新{enterprise.name}的{attribute.label}：{shown}。发送「政策」查看最新的明白卡。")
+
+
+def _profile_text(ctx: Context, enterprise: Enterprise) -> str:
+    facts = profile_of(ctx.session, enterprise.id, ctx.now)
+    lines = [f"【{enterprise.name} · 企业信息】"]
+    for attribute in ATTRIBUTES.values():
+        fact = facts.get(attribute.key)
+        if fact is None or fact.value is None:
+            lines.append(f"· {attribute.label}：未登记")
+        else:
+            lines.append(f"· {attribute.label}：{attribute.show(fact.value)}（{fact.provenance()}）")
+    lines.append("补充或更正请发送「企业信息 项目 值」，如「企业信息 从业人数 120」。")
+    return "\n".join(lines)
+
+
+@router.card_action("policy:push:ok:", roles=(Role.ENTERPRISE,))
+def confirm_push(ctx: Context, key: str) -> HandlerResult:
+    """确认享受 on a 免申即享 card: the 包联部门 is asked to deliver it."""
+    return clicked(ctx, "已确认享受", lambda: _answer_push(ctx, key, True))
+
+
+@router.card_action("policy:push:no:", roles=(Role.ENTERPRISE,))
+def decline_push(ctx: Context, key: str) -> HandlerResult:
+    """不需要 on a 免申即享 card."""
+    return clicked(ctx, "已回复不需要", lambda: _answer_push(ctx, key, False))
+
+
+def _answer_push(ctx: Context, raw_id: str, accept: bool) -> list[Reply]:
+    push, messages = pushes.answer_push(
+        ctx.session, ctx.require_person(), pushes.parse_push_id(raw_id), accept, ctx.now
+    )
+    _send(ctx, messages)
+    if accept:
+        return [Text(f"已确认享受「{push.policy.title}」（P{push.id}），包联部门将为您办理兑现。")]
+    return [Text(f"已记录：贵企业暂不需要「{push.policy.title}」（P{push.id}）。")]
+
+
+@router.command("兑现", roles=STAFF, usage="兑现 <推送编号>")
+def deliver(ctx: Context, args: str) -> HandlerResult:
+    """登记免申即享政策已兑现（企业确认享受后）"""
+    push, messages = pushes.deliver(ctx.session, ctx.require_person(), pushes.parse_push_id(args), ctx.now)
+    _send(ctx, messages)
+    return Text(f"已登记兑现：{push.enterprise.name}「{push.policy.title}」（P{push.id}），已通知企业。")
+
+
+def _send(ctx: Context, messages: list[pushes.Message]) -> None:
+    for message in messages:
+        ctx.notify(message.person, message.reply, key=message.key)
