@@ -204,12 +204,72 @@ def profile(ctx: Context, args: str) -> HandlerResult:
         ctx.session, enterprise, attribute.key, raw, source=source.value, by=person, now=ctx.now
     )
     ctx.audit("profile.set", "enterprise", enterprise.uscc, attribute=attribute.key, source=source.value)
-    stamp = int(ctx.now.timestamp())  # 免申即享: a changed profile may qualify for something new
-    ctx.schedule(
-        "jobs.policies.rematch", ctx.now, enterprise.id, job_id=f"policy-rematch-{enterprise.id}-{stamp}"
-    )
+    _rematch_later(ctx, enterprise.id)
     shown = attribute.show(value.value)
     return Text(f"已更新{enterprise.name}的{attribute.label}：{shown}。发送「政策」查看最新的明白卡。")
+
+
+ASK_PROFILE = "profile.ask"  # the guided 完善信息: one missing attribute at a time
+SKIP_WORDS, DONE_WORDS = frozenset({"跳过", "不知道", "不清楚"}), frozenset({"完成", "结束", "好了"})
+ONLY_WHEN_ASKED = frozenset({"investment_wan"})  # a project's figure: asked only when a policy needs it
+
+
+@router.command("完善信息", "完善企业信息", roles=(Role.ENTERPRISE,), usage="完善信息")
+def fill_in(ctx: Context, args: str) -> HandlerResult:
+    """逐项补充政策匹配需要的企业信息（先问最能增加可享政策的项目）"""
+    enterprise = _own_enterprise(ctx, ctx.require_person())
+    keys = _missing_keys(ctx, enterprise)
+    if not keys:
+        return Text("贵企业的信息已经齐全。发送「政策」查看明白卡，发送「企业信息」核对各项。")
+    ctx.conversation.goto(ASK_PROFILE, enterprise=enterprise.id, keys=keys, changed=False)
+    return Text(f"共{len(keys)}项待补充，回复「跳过」略过一项，「完成」随时结束。\n{_question(keys[0])}")
+
+
+def _missing_keys(ctx: Context, enterprise: Enterprise) -> list[str]:
+    """Attributes with no value: those that would settle a near-miss first, then the rest."""
+    facts = profile_of(ctx.session, enterprise.id, ctx.now)
+    wanted = [key for r in match(ctx.session, enterprise.id, _today(ctx)) for key in r.missing]
+    ordered = dict.fromkeys([*wanted, *(k for k in ATTRIBUTES if k not in ONLY_WHEN_ASKED)])
+    return [key for key in ordered if facts.get(key) is None or facts[key].value is None]
+
+
+def _question(key: str) -> str:
+    return questions([key])[0]
+
+
+@router.state(ASK_PROFILE)
+def fill_in_step(ctx: Context, text: str) -> HandlerResult:
+    """One answer of the guided 完善信息 (checked now: a bad value is asked again)."""
+    data = ctx.conversation.data
+    keys: list[str] = data["keys"]
+    answer = text.strip()
+    changed = bool(data.get("changed"))
+    if answer in DONE_WORDS:
+        return _finish_filling(ctx, data["enterprise"], changed)
+    if answer not in SKIP_WORDS:
+        enterprise = ctx.session.get_one(Enterprise, data["enterprise"])
+        set_value(ctx.session, enterprise, keys[0], answer, source=ProfileSource.ENTERPRISE.value,
+                  by=ctx.require_person(), now=ctx.now)  # fmt: skip
+        changed = True
+    if len(keys) == 1:
+        return _finish_filling(ctx, data["enterprise"], changed)
+    ctx.conversation.goto(ASK_PROFILE, enterprise=data["enterprise"], keys=keys[1:], changed=changed)
+    return Text(_question(keys[1]))
+
+
+def _finish_filling(ctx: Context, enterprise_id: int, changed: bool) -> Text:
+    ctx.conversation.end()
+    if not changed:
+        return Text("已结束，未作修改。")
+    ctx.audit("profile.fill_in", "enterprise", enterprise_id)
+    _rematch_later(ctx, enterprise_id)
+    return Text("谢谢，企业信息已更新。发送「政策」查看最新的明白卡。")
+
+
+def _rematch_later(ctx: Context, enterprise_id: int) -> None:
+    """免申即享: a changed profile may qualify for something new (the job runs after this commits)."""
+    job_id = f"policy-rematch-{enterprise_id}-{int(ctx.now.timestamp())}"
+    ctx.schedule("jobs.policies.rematch", ctx.now, enterprise_id, job_id=job_id)
 
 
 def _profile_text(ctx: Context, enterprise: Enterprise) -> str:

@@ -94,3 +94,26 @@ def test_who_may_see_an_enterprises_card(chat):
     assert "没有编号为 NOPE-1 的政策" in chat.text("zhang_wei", "政策 NOPE-1")
     assert "已更新" in chat.text("gxj_wu", "企业信息 鑫源电子 从业人数 120")
     assert "从业人数：120人（干部核实" in chat.text("gxj_wu", "企业信息 鑫源电子")
+
+
+def test_the_guided_fill_in_asks_what_settles_a_near_miss_first(chat, session_factory):
+    first = chat.text("zhang_wei", "完善信息")
+    assert "待补充" in first and "营业收入" in first.splitlines()[-1]  # it decides XKJ-GQ-2026
+    assert "单位" in chat.text("zhang_wei", "2500万万")  # a bad value is asked again
+    chat.text("zhang_wei", "2500万")
+    chat.text("zhang_wei", "跳过")
+    assert "谢谢，企业信息已更新" in chat.text("zhang_wei", "完成")
+    with session_factory() as s:
+        sources = [v.source for v in s.scalars(select(ProfileValue).order_by(ProfileValue.id))]
+    assert sources[-1] == "enterprise" and len(sources) == 4  # three imported, one given in chat
+    assert "【符合】" in chat.text("zhang_wei", "政策 XKJ-GQ-2026").splitlines()[0]
+
+
+def test_publishing_through_the_worker_pushes_the_qualifying_enterprise(chat, runtime, standin):
+    from bot.demo import queue_policy_pushes
+
+    chat.text("zhang_wei", "企业信息 营业收入 2500万")  # now qualifies for the 免申即享 policy
+    queue_policy_pushes(runtime)
+    run_jobs(runtime)
+    cards = [c for c in pushed_cards(standin.messages("zhang_wei")) if "免申即享" in str(c["body"])]
+    assert len(cards) == 1 and "高新技术企业认定奖励" in str(cards[0]["body"])
