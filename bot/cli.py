@@ -186,6 +186,19 @@ def policies() -> None:
     """政策匹配: the policy catalog."""
 
 
+@policies.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def policies_export(file: Path) -> None:
+    """Write the current catalog as YAML (edit it, then `ztc import policies` it back)."""
+    from bot.db import session_scope
+    from handlers.policies.catalog import export_catalog
+
+    rt = _runtime()
+    with session_scope(rt.session_factory) as session:
+        file.write_text(export_catalog(session), encoding="utf-8")
+    click.echo(f"已导出政策目录：{file}")
+
+
 @policies.command("check")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def policies_check(file: Path | None) -> None:

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -157,3 +158,15 @@ def _normal(content: dict[str, Any]) -> dict[str, Any]:
     """Amounts as floats, so 50 and 50.0 compare equal after a round trip through the database."""
     amount = content.get("amount_wan")
     return {**content, "amount_wan": None if amount is None else float(amount)}
+
+
+def export_catalog(session: Session) -> str:
+    """The current catalog as a YAML file `ztc import policies` reads back unchanged."""
+    policies = session.scalars(select(Policy).where(Policy.current).order_by(Policy.code))
+    return yaml.safe_dump([_exported(p) for p in policies], allow_unicode=True, sort_keys=False, width=100)
+
+
+def _exported(policy: Policy) -> dict[str, Any]:
+    fields = {"code": policy.code, **{key: getattr(policy, key) for key in CONTENT}}
+    fields["examples"] = [{k: v for k, v in e.items() if v is not None} for e in policy.examples]
+    return {key: value for key, value in fields.items() if value is not None}

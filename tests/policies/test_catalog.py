@@ -269,3 +269,15 @@ def test_rough_timing_of_10000_enterprises_by_500_policies() -> None:
     start = time.perf_counter()
     match_many(profiles, rules, DAY)
     print(f"\nmatch_many 10,000 enterprises × 500 policies: {time.perf_counter() - start:.2f} s")
+
+
+def test_an_exported_catalog_imports_back_unchanged(session: Session, clock: FixedClock) -> None:
+    from handlers.policies.catalog import export_catalog, publish
+    from handlers.policies.catalog_reading import read_catalog
+
+    demo = (Path(__file__).parents[2] / "bot" / "demo" / "policies.yaml").read_text(encoding="utf-8")
+    first = publish(session, read_catalog(demo), now=clock.now(), actor=None, source="demo")
+    again = publish(
+        session, read_catalog(export_catalog(session)), now=clock.now(), actor=None, source="export"
+    )
+    assert (first.created, again.created, again.versioned, again.unchanged) == (34, 0, 0, 34)
