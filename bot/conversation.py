@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from redis.exceptions import LockError
 
 from bot.queues import Breaker
 
 log = logging.getLogger(__name__)
+
+# One user's messages are handled one at a time (load → handle → save), so two photos sent
+# together both land in the conversation. The wait is short: WeCom gives up after 5 seconds,
+# and a message that waited too long is handled anyway rather than dropped.
+LOCK_SECONDS = 10
+LOCK_WAIT_SECONDS = 1.5
 
 
 @dataclass
@@ -52,6 +61,29 @@ class ConversationStore:
 
     def _key(self, user_id: str) -> str:
         return f"{self.prefix}:conv:{user_id}"
+
+    @contextmanager
+    def locked(self, user_id: str) -> Iterator[None]:
+        """Hold the user's lock while his message is handled (best effort: Redis down means no lock)."""
+        lock = self.connection.lock(
+            f"{self.prefix}:conv-lock:{user_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
+        )
+        acquired = False
+        if self.breaker.allow():
+            try:
+                acquired = bool(lock.acquire())
+            except redis.RedisError:
+                self.breaker.trip()
+        if not acquired:
+            log.info("handling %s without the conversation lock", user_id)
+        try:
+            yield
+        finally:
+            if acquired:
+                try:
+                    lock.release()
+                except (LockError, redis.RedisError):
+                    log.info("conversation lock of %s expired before release", user_id)
 
     def load(self, user_id: str) -> Conversation:
         """The user's conversation, or an empty one."""

@@ -61,13 +61,14 @@ class Intake:
         inbound_id = self._store(inbound)
         if inbound_id is None:
             return Received(self._stored_reply(inbound.dedup_key))
-        conversation = self.rt.conversations.load(inbound.user_id)  # once per request: Redis may be slow
-        route = self._route(inbound, conversation.state)
-        if route.slow:
-            if not self.rt.enqueue_handling(inbound_id):
-                return Received([Text("收到。系统繁忙，处理结果稍后发给您。")])
-            return Received([ACK_SLOW])
-        return Received(self.handle(inbound_id, route=route, conversation=conversation, started=started))
+        with self.rt.conversations.locked(inbound.user_id):
+            conversation = self.rt.conversations.load(inbound.user_id)  # once per request: Redis may be slow
+            route = self._route(inbound, conversation.state)
+            if route.slow:
+                if not self.rt.enqueue_handling(inbound_id):
+                    return Received([Text("收到。系统繁忙，处理结果稍后发给您。")])
+                return Received([ACK_SLOW])
+            return Received(self.handle(inbound_id, route=route, conversation=conversation, started=started))
 
     def _store(self, inbound: Inbound) -> int | None:
         """Insert the message; None when this delivery was stored before (a platform retry)."""

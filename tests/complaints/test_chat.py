@@ -274,3 +274,33 @@ def test_transfer_to_a_department_with_nobody_is_refused(chat, session_factory):
         s.commit()
     number = file_one(chat)
     assert "暂无在册干部" in chat.text("gxj_wu", f"转办 {number} 县水利局 水源问题")
+
+
+def test_two_photos_sent_together_both_count(chat, runtime, standin, session_factory, monkeypatch):
+    import threading
+    import time as real_time
+
+    from bot.conversation import ConversationStore
+
+    with standin.state.lock:
+        standin.state.media.update(
+            {m: {"type": "image", "filename": f"{m}.jpg", "size": 1} for m in ("p1", "p2")}
+        )
+    for answer in ("诉求", "6", "园区停电三天，冷库食品面临变质", "紧急"):
+        chat.text("zhang_wei", answer)
+    slow_load = ConversationStore.load
+
+    def load_slowly(self, user_id):  # widens the window between reading and saving the step
+        conversation = slow_load(self, user_id)
+        real_time.sleep(0.2)
+        return conversation
+
+    monkeypatch.setattr(ConversationStore, "load", load_slowly)
+    threads = [threading.Thread(target=chat.image, args=("zhang_wei", m)) for m in ("p1", "p2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+    assert "诉求已受理" in chat.say("zhang_wei", "提交")[0].content
+    assert sorted(p["media_id"] for p in order(session_factory, "S2611-0001").photos) == ["p1", "p2"]
