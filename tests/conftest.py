@@ -165,14 +165,19 @@ def release_scheduled(rt: Runtime) -> int:
 # --- the webhook over HTTP, and WeCom posting encrypted callbacks to it ---------------------
 
 
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[str]:
-    """The real Flask app over HTTP, on the test runtime (its fixed clock, database and Redis)."""
-    server = make_server("127.0.0.1", 0, create_app(runtime=runtime), threaded=True)
+def serve(rt: Runtime) -> Iterator[str]:
+    """Serve the app of `rt` over HTTP on a free port, until the generator is closed; its base URL."""
+    server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture
+def web(runtime: Runtime) -> Iterator[str]:
+    """The real Flask app over HTTP, on the test runtime (its fixed clock, database and Redis)."""
+    yield from serve(runtime)
 
 
 @pytest.fixture

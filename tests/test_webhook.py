@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from bot import create_app
 from bot.models import EnterpriseMember, InboundMessage, OutboxMessage, Person, Role
 from bot.queues import CLIENT_OPTIONS
 from bot.replies import Text
@@ -22,7 +19,7 @@ from handlers import ALL_ROUTERS
 from jobs import runtime as job_runtime
 from tests import builders
 from tests.builders import pushed_texts
-from tests.conftest import run_jobs
+from tests.conftest import run_jobs, serve
 
 slow_router = Router("slow-test")
 
@@ -41,14 +38,6 @@ def overrun(ctx, args):
     return Text("终于好了")
 
 
-def _serve(rt: Runtime) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
 @pytest.fixture
 def web(runtime: Runtime) -> Iterator[str]:
     """The real Flask app over HTTP, on the test runtime (with one extra slow test router)."""
@@ -57,7 +46,7 @@ def web(runtime: Runtime) -> Iterator[str]:
         routers=[*ALL_ROUTERS, slow_router],
     )  # fmt: skip
     job_runtime.install(rt)
-    yield from _serve(rt)
+    yield from serve(rt)
 
 
 @pytest.fixture
@@ -173,7 +162,7 @@ def test_with_redis_down_messages_are_still_stored_and_answered(
         builders.person(s, "gxj_zhou", Role.OFFICIAL, department=gxj)
         uscc = builders.enterprise(s, "示范县恒通纺织有限公司", gxj).uscc
         s.commit()
-    server_url = next(_serve(rt))
+    server_url = next(serve(rt))
     platform = WeComPlatform(f"{server_url}/wecom/callback", settings.wecom_corp_id, settings.wecom_token,
                              settings.wecom_aes_key, settings.wecom_agent_id)  # fmt: skip
     started = time.monotonic()

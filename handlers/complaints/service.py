@@ -11,14 +11,13 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.clock import as_utc, local
 from bot.directory import officials_of
 from bot.errors import Conflict, Invalid, NotAllowed, NotFound
 from bot.models import Department, Enterprise, Person
+from bot.numbering import insert_numbered
 from handlers.complaints import clocks
 from handlers.complaints.models import (
     CATEGORIES,
@@ -50,13 +49,6 @@ DUPLICATE_WINDOW = timedelta(minutes=10)
 # 退回 reason codes (the coordinator needs to know why, and the 退回率 is read with them).
 RETURN_REASONS = ("非本部门职责", "诉求不明确", "不属政府职能", "重复诉求", "其他")
 _SPACES = re.compile(r"\s+")
-
-
-def _next_number(session: Session, now: datetime) -> str:
-    # S + local yymm + a sequence within the month: short to type, and the month is readable.
-    prefix = f"S{local(as_utc(now)):%y%m}-"
-    last = session.scalar(select(func.max(WorkOrder.number)).where(WorkOrder.number.like(f"{prefix}%")))
-    return f"{prefix}{int(last[len(prefix) :]) + 1 if last else 1:04d}"
 
 
 def file_order(
@@ -96,7 +88,7 @@ def file_order(
         held_since=now,
         photos=photos or [],
     )
-    _insert_numbered(session, order, now)
+    insert_numbered(session, order, WorkOrder.number, "S", now, busy="提交的人太多了，请稍后再试。")
     filed = write_event(
         session,
         order,
@@ -190,20 +182,6 @@ def dispatch_target(session: Session, enterprise: Enterprise, category: str) -> 
             f"「{enterprise.name}」暂无包联部门，且「{category}」类诉求未配置承办部门。请联系管理员配置后再提交。"
         )
     return rule.department
-
-
-def _insert_numbered(session: Session, order: WorkOrder, now: datetime) -> None:
-    # Two filings in the same instant may pick the same number: the unique index refuses one,
-    # and it takes the next number inside a savepoint instead of failing the enterprise.
-    for _ in range(5):
-        order.number = _next_number(session, now)
-        try:
-            with session.begin_nested():
-                session.add(order)
-            return
-        except IntegrityError:
-            continue
-    raise Conflict("提交的人太多了，请稍后再试。")
 
 
 def pick_up(

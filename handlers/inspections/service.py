@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.audit import record
@@ -20,6 +19,7 @@ from bot.clock import as_utc, local
 from bot.directory import contacts_of, heads_of, leaders_for
 from bot.errors import Conflict, Invalid, NotAllowed, NotFound
 from bot.models import BindingStatus, Enterprise, Person, Role
+from bot.numbering import insert_numbered
 from bot.uscc import validate_uscc
 from handlers.inspections.models import COUNTED_STATUSES, Inspection, InspectionStatus, Outcome
 from handlers.inspections.rules import QuietRules, decide, rules_on
@@ -115,7 +115,7 @@ def register(
         created_at=now,
         lenient_codes=[],
     )
-    _insert_numbered(session, inspection, now)
+    insert_numbered(session, inspection, Inspection.number, "J", now, busy="同时报备的人太多了，请稍后再试。")
     _audit(session, official, inspection, "inspection.register", now, channel, outcome=decision.outcome.value)
     if blocked:
         return Registered(inspection, leaders=leaders_for(session, department.id))
@@ -160,27 +160,6 @@ def _prior(
 
 def _today(now: datetime) -> date:
     return local(as_utc(now)).date()
-
-
-def _next_number(session: Session, now: datetime) -> str:
-    # J + local yymm + a sequence within the month, like 诉求's S2611-0042.
-    prefix = f"J{local(as_utc(now)):%y%m}-"
-    last = session.scalar(select(func.max(Inspection.number)).where(Inspection.number.like(f"{prefix}%")))
-    return f"{prefix}{int(last[len(prefix) :]) + 1 if last else 1:04d}"
-
-
-def _insert_numbered(session: Session, inspection: Inspection, now: datetime) -> None:
-    # Two registrations in the same instant may pick the same number: the unique index refuses one,
-    # and it takes the next number inside a savepoint instead of failing the official (as 诉求 do).
-    for _ in range(5):
-        inspection.number = _next_number(session, now)
-        try:
-            with session.begin_nested():
-                session.add(inspection)
-            return
-        except IntegrityError:
-            continue
-    raise Conflict("同时报备的人太多了，请稍后再试。")
 
 
 def _approvers(session: Session, department_id: int) -> list[Person]:

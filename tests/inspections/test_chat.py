@@ -314,11 +314,11 @@ def test_a_report_without_text_is_refused_and_files_nothing(chat, session_factor
 
 
 def test_a_number_taken_in_the_same_instant_moves_on_to_the_next(chat, monkeypatch, session_factory):
-    from handlers.inspections import service
+    from bot import numbering
 
     register(chat, "scjg_wang", "鑫源食品 11月26日 市场监管 食品安全抽检")
-    real, stale = service._next_number, ["J2611-0001"]  # what a registration racing the first one read
-    monkeypatch.setattr(service, "_next_number", lambda s, now: stale.pop() if stale else real(s, now))
+    real, stale = numbering.next_number, ["J2611-0001"]  # what a registration racing the first one read
+    monkeypatch.setattr(numbering, "next_number", lambda *a: stale.pop() if stale else real(*a))
     answer = register(chat, "yjj_sun", "鑫源食品 11月27日 消防 消防设施检查")
     assert "J2611-0002" in answer and "允许检查" in answer
     with session_factory() as s:
