@@ -38,6 +38,8 @@ def card(ctx: Context, args: str) -> HandlerResult:
     results = match(ctx.session, enterprise.id, _today(ctx))
     _record(ctx, enterprise, results)
     stamp = int(ctx.now.timestamp())
+    if not results:  # a card needs a button to show: nothing matched, nothing to open
+        return Text(_card_text(enterprise, results))
     return [Text(_card_text(enterprise, results)), _summary_card(enterprise, results, person, stamp)]
 
 
@@ -83,7 +85,7 @@ def _enterprise_for(ctx: Context, person: Person, enterprise_id: int | None) -> 
         return enterprise
     if enterprise.id in {e.id for e in bound_enterprises(ctx.session, person)}:
         return enterprise
-    raise NotAllowed(f"只有「{enterprise.name}」的联系人、包联部门干部和县领导可以查看它的明白卡。")
+    raise NotAllowed(f"只有「{enterprise.name}」的联系人、包联部门干部和县领导可以查看或补充它的政策信息。")
 
 
 def _today(ctx: Context) -> date:
