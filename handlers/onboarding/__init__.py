@@ -106,6 +106,9 @@ def _decide(ctx: Context, member_id: int, *, approve: bool) -> list[Reply]:
         ctx.session, member_id=member_id, approver=approver, approve=approve, now=ctx.now
     )
     ctx.audit("binding.confirm" if approve else "binding.reject", "enterprise_member", member.id)
+    if approve:  # 免申即享 benefits wait for a contact to tell: the enterprise now has one
+        rematch = f"policy-rematch-{member.enterprise_id}-bind{member.id}"
+        ctx.schedule("jobs.policies.rematch", ctx.now, member.enterprise_id, job_id=rematch)
     ctx.notify(
         member.person,
         _decision_notice(member, approver, approve),

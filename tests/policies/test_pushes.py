@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.models import BindingStatus, EnterpriseMember, Role
+from bot.models import BindingStatus, Department, EnterpriseMember, Role
 from handlers.policies.catalog import publish
 from handlers.policies.catalog_reading import read_catalog
 from handlers.policies.models import PolicyPush
@@ -60,6 +60,9 @@ def test_publishing_pushes_exactly_the_qualifying_enterprises_once(runtime, stan
     run_jobs(runtime)
     (card,) = push_cards(standin, "boss_a")
     assert "高新技术企业认定奖励" in str(card["body"]) and "20万元" in str(card["body"])
+    assert (
+        card["body"]["template_card"]["main_title"]["title"] == "免申即享：您企业初步符合条件"
+    )  # one manual check
     assert push_cards(standin, "boss_b") == [] and push_cards(standin, "boss_c") == []
     with session_factory() as s:
         (push,) = s.scalars(select(PolicyPush)).all()
@@ -117,3 +120,57 @@ def test_a_new_version_is_pushed_again(runtime, standin, county, session_factory
     assert policy_jobs.push() == 1
     run_jobs(runtime)
     assert ["30万元" in str(c["body"]) for c in push_cards(standin, "boss_a")] == [False, True]
+
+
+def test_an_enterprise_without_a_contact_is_pushed_when_one_is_confirmed(
+    runtime, standin, county, session_factory
+):
+    with session_factory() as s:
+        gxj = s.scalar(select(Department).where(Department.code == "GXJ"))
+        firm = builders.enterprise(s, "示范县丁电子有限公司", gxj)
+        for attribute, raw in PROFILES[("boss_a", "示范县甲电子有限公司")].items():
+            set_value(s, firm, attribute, raw, source="import", by=None, now=T0)
+        s.commit()
+        uscc = firm.uscc
+    assert policy_jobs.push() == 1  # boss_a's firm only: nobody to tell at 丁 yet, so no push is used up
+    chat = Chat(runtime)
+    chat.text("newcomer", f"绑定 {uscc} 刘总")
+    with session_factory() as s:
+        member_id = s.scalar(select(EnterpriseMember.id).where(EnterpriseMember.status == "pending"))
+    assert "已同意" in chat.text("gxj_wu", f"同意绑定 B{member_id}")
+    run_jobs(runtime)  # the re-match the confirmation scheduled
+    assert len(push_cards(standin, "newcomer")) == 1
+
+
+def test_a_benefit_taken_up_is_not_pushed_again_for_a_new_version(runtime, standin, county, session_factory):
+    policy_jobs.push()
+    run_jobs(runtime)
+    (card,) = push_cards(standin, "boss_a")
+    Chat(runtime).click("boss_a", card["body"]["template_card"]["button_list"][0]["key"])
+    with session_factory() as s:
+        publish(
+            s,
+            read_catalog(HIGH_TECH.replace("0530-1234567", "0530-7654321")),
+            now=T0,
+            actor=None,
+            source="v2",
+        )
+        s.commit()
+    assert policy_jobs.push() == 0  # confirmed already: a new phone number is no new benefit
+
+
+def test_an_outdated_push_can_no_longer_be_confirmed(runtime, standin, county, session_factory):
+    policy_jobs.push()
+    run_jobs(runtime)
+    (card,) = push_cards(standin, "boss_a")
+    with session_factory() as s:
+        publish(
+            s,
+            read_catalog(HIGH_TECH.replace("amount_wan: 20", "amount_wan: 30")),
+            now=T0,
+            actor=None,
+            source="v2",
+        )
+        s.commit()
+    answer = Chat(runtime).click("boss_a", card["body"]["template_card"]["button_list"][0]["key"])
+    assert "已更新，请以最新推送为准" in answer[0].content
