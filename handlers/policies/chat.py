@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.clock import as_utc, local
 from bot.errors import Invalid, NotAllowed, NotFound
@@ -25,7 +27,14 @@ from handlers.policies.profile import profile_of, set_value
 router = Router("policies")
 
 STAFF = (Role.OFFICIAL, Role.LEADER, Role.ADMIN)
-MAX_QUALIFIED, MAX_NEAR, MAX_BUTTONS = 8, 5, 5  # one text message holds 2048 bytes
+MAX_QUALIFIED, MAX_NEAR, MAX_QUESTIONS, MAX_BUTTONS = 8, 5, 4, 5
+TEXT_BYTES = 1900  # one WeCom text holds 2048 bytes (UTF-8) and the platform cuts off the end
+LINE_BYTES = 450  # one line of a card at most (a 200-character title or contact is cut)
+EXCERPT_BYTES = 150  # at least this much of the benefit and of how to apply, in the reasoning
+CLOSING = "发送「政策 编号」查看逐条理由。"
+ASK_HEAD = "补充以下信息可得到更准确的结果（发送「企业信息 项目 值」，如「企业信息 营业收入 1800万」）："
+_CONDITION_LINE = re.compile(r"\d+\. ")  # 「1. 须为高新技术企业——符合」: explain numbers each condition
+STALE_CARD = "这张卡片已失效，请重新发送「政策」查看最新的明白卡。"
 
 
 @router.command("政策", "政策匹配", "明白卡", roles=tuple(Role), usage="政策 [编号] / 政策 <企业> [编号]")
@@ -47,7 +56,9 @@ def card(ctx: Context, args: str) -> HandlerResult:
 def show_by_card(ctx: Context, key: str) -> HandlerResult:
     """查看 on a 明白卡: one policy's reasoning for the enterprise the card was about."""
     code, _, raw_id = key.partition(":")
-    enterprise = _enterprise_for(ctx, ctx.require_person(), int(raw_id) if raw_id.isdigit() else None)
+    if not (code and raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 9):
+        raise Invalid(STALE_CARD)  # not a key this feature made (²3, a number past the id column …)
+    enterprise = _enterprise_for(ctx, ctx.require_person(), int(raw_id))
     return Text(_reasoning(ctx, enterprise, code))
 
 
@@ -81,7 +92,11 @@ def _enterprise_for(ctx: Context, person: Person, enterprise_id: int | None) -> 
         raise NotFound("没有找到该企业。")
     if person.role_enum in (Role.LEADER, Role.ADMIN):
         return enterprise
-    if person.role_enum is Role.OFFICIAL and person.department_id == enterprise.contact_department_id:
+    if (
+        person.role_enum is Role.OFFICIAL
+        and person.department_id is not None  # no department is not the 包联部门 of one without
+        and person.department_id == enterprise.contact_department_id
+    ):
         return enterprise
     if enterprise.id in {e.id for e in bound_enterprises(ctx.session, person)}:
         return enterprise
@@ -125,29 +140,64 @@ def _summary_card(enterprise: Enterprise, results: list[Result], person: Person,
     )
 
 
+@dataclass(frozen=True)
+class _Section:
+    """A part of the 明白卡: its heading, its lines (as many as fit are shown), how many in all."""
+
+    head: str
+    lines: list[str]
+    total: int
+    left_out: str  # 「……另有{}项未列出」: what did not fit or is past the cap
+
+
 def _card_text(enterprise: Enterprise, results: list[Result]) -> str:
-    """The 明白卡's text: what it qualifies for and how to get it, what it nearly does, what to tell us."""
+    """The 明白卡's text: what it qualifies for and how to get it, what it nearly does, what to tell us.
+
+    One text message: qualified lines first, then near misses, then questions, each while it fits in
+    TEXT_BYTES; what is left out is counted (……另有N项), and the closing line is always there.
+    """
     qualified = [r for r in results if r.outcome is Outcome.QUALIFIED]
     near = [r for r in results if r.outcome is Outcome.NEAR]
-    lines = [f"【{enterprise.name} · 惠企政策明白卡】"]
-    if qualified:
-        lines.append(f"✅ 可享受（{len(qualified)}项）：")
-        lines.extend(_qualified_line(r) for r in qualified[:MAX_QUALIFIED])
-        if len(qualified) > MAX_QUALIFIED:
-            lines.append(f"……另有{len(qualified) - MAX_QUALIFIED}项，发送「政策 编号」查看")
-    else:
-        lines.append("暂未匹配到可直接享受的政策。")
-    if near:
-        lines.append(f"🔶 差一个条件（{len(near)}项）：")
-        lines.extend(_near_line(r) for r in near[:MAX_NEAR])
     asks = questions(key for r in near for key in r.missing)
-    if asks:
-        lines.append(
-            "补充以下信息可得到更准确的结果（发送「企业信息 项目 值」，如「企业信息 营业收入 1800万」）："
+    sections = [
+        _Section(
+            f"✅ 可享受（{len(qualified)}项）：" if qualified else "暂未匹配到可直接享受的政策。",
+            [_qualified_line(r) for r in qualified[:MAX_QUALIFIED]],
+            len(qualified),
+            "……另有{}项未列出",
         )
-        lines.extend(f"· {q}" for q in asks[:4])
-    lines.append("发送「政策 编号」查看逐条理由。")
-    return "\n".join(lines)
+    ]
+    if near:
+        lines = [_near_line(r) for r in near[:MAX_NEAR]]
+        sections.append(_Section(f"🔶 差一个条件（{len(near)}项）：", lines, len(near), "……另有{}项未列出"))
+    if asks:
+        sections.append(
+            _Section(
+                ASK_HEAD,
+                [_clip(f"· {q}", LINE_BYTES) for q in asks[:MAX_QUESTIONS]],
+                len(asks),
+                "……另有{}项待补充",
+            )
+        )
+    title = f"【{_clip(enterprise.name, LINE_BYTES // 2)} · 惠企政策明白卡】"
+
+    def render(shown: list[int]) -> list[str]:
+        lines = [title]
+        for section, n in zip(sections, shown, strict=True):
+            lines.append(section.head)
+            lines.extend(section.lines[:n])
+            if section.total > n:
+                lines.append(section.left_out.format(section.total - n))
+        return [*lines, CLOSING]
+
+    shown = [0] * len(sections)  # headings, counts and the closing line alone always fit
+    for i, section in enumerate(sections):
+        while shown[i] < len(section.lines):
+            shown[i] += 1
+            if _size(render(shown)) > TEXT_BYTES:
+                shown[i] -= 1  # this section stops here; a shorter line of the next may still fit
+                break
+    return "\n".join(render(shown))
 
 
 def _qualified_line(result: Result) -> str:
@@ -155,35 +205,83 @@ def _qualified_line(result: Result) -> str:
     amount = f"，{p.amount_wan:g}万元" if p.amount_wan else ""
     deadline = f"，{p.deadline:%m-%d}前" if p.deadline else ""
     manual = "（部分条件需人工核实）" if result.assessment.manual else ""
-    return f"· {p.code} {p.title}{amount}｜{p.mode}{deadline}｜{p.contact}{manual}"
+    return _clip(f"· {p.code} {p.title}{amount}｜{p.mode}{deadline}｜{p.contact}{manual}", LINE_BYTES)
 
 
 def _near_line(result: Result) -> str:
     p = result.policy
     (failing,) = result.assessment.failing
-    return f"· {p.code} {p.title}：{failing.condition.on(result.assessment.day)}（{failing.verdict.label}）"
+    line = f"· {p.code} {p.title}：{failing.condition.on(result.assessment.day)}（{failing.verdict.label}）"
+    return _clip(line, LINE_BYTES)
 
 
 def _reasoning(ctx: Context, enterprise: Enterprise, code_text: str) -> str:
-    """One policy's full reasoning for the enterprise: each condition, its value and source, the verdict."""
-    code = unicodedata.normalize("NFKC", code_text).strip().upper()
+    """One policy's full reasoning for the enterprise: each condition, its value and source, the verdict.
+
+    One text message: every condition if they fit (else as many as fit, the rest counted), and
+    excerpts of the benefit and of how to apply sharing what is left of TEXT_BYTES.
+    """
+    typed = unicodedata.normalize("NFKC", code_text).strip()
+    code = typed.upper()  # codes are imported as written (xkj-gq-2026 too): compared case-insensitively
     results = [
-        r for r in match(ctx.session, enterprise.id, _today(ctx), everything=True) if r.policy.code == code
+        r
+        for r in match(ctx.session, enterprise.id, _today(ctx), everything=True)
+        if r.policy.code.upper() == code
     ]
     if not results:
-        known = ctx.session.scalar(select(Policy.id).where(Policy.code == code))
+        known = ctx.session.scalar(select(Policy.id).where(func.upper(Policy.code) == code).limit(1))
         raise NotFound(f"政策 {code} 当前不在有效期内。" if known else f"没有编号为 {code} 的政策。")
+    results.sort(key=lambda r: r.policy.code != typed)  # two codes differing in case: the one written
     result = results[0]
     p = result.policy
-    lines = [
-        *result.explanation(),
-        f"待遇：{p.benefit}",
-        f"办理：{p.mode}。{p.how_to}",
-        f"咨询：{p.contact}" + (f"｜{p.link}" if p.link else ""),
-    ]
+    head, *explained = result.explanation()
+    groups: list[list[str]] = []  # the lines of each condition (its value, a group's children)
+    for line in explained:
+        if not groups or _CONDITION_LINE.match(line):
+            groups.append([])
+        groups[-1].append(_clip(line, LINE_BYTES))
+    tail = [_clip(f"咨询：{p.contact}" + (f"｜{p.link}" if p.link else ""), LINE_BYTES)]
     if result.missing:
-        lines.append("请补充：" + "；".join(questions(result.missing)))
-    return "\n".join(lines)
+        tail.append(_clip("请补充：" + "；".join(questions(result.missing)), LINE_BYTES))
+    benefit, how_to = f"待遇：{p.benefit}", f"办理：{p.mode}。{p.how_to}"
+
+    def render(shown: int, benefit_cap: int = EXCERPT_BYTES, how_to_cap: int = EXCERPT_BYTES) -> list[str]:
+        lines = [_clip(head, LINE_BYTES), *(line for group in groups[:shown] for line in group)]
+        if shown < len(groups):
+            lines.append(f"……另有{len(groups) - shown}条条件未列出，请咨询办理部门")
+        return [*lines, _clip(benefit, benefit_cap), _clip(how_to, how_to_cap), *tail]
+
+    shown = 0  # the head, short excerpts and the tail alone always fit
+    while shown < len(groups) and _size(render(shown + 1)) <= TEXT_BYTES:
+        shown += 1
+    spare = TEXT_BYTES - _size(render(shown))
+    return "\n".join(render(shown, *_shared(_size([benefit]), _size([how_to]), spare)))
+
+
+def _shared(first: int, second: int, spare: int) -> tuple[int, int]:
+    """Byte caps for two excerpts given EXCERPT_BYTES each and `spare` bytes more between them."""
+    floor, half = EXCERPT_BYTES, spare // 2
+    more_first, more_second = max(first - floor, 0), max(second - floor, 0)
+    if more_first + more_second <= spare:
+        return first, second
+    if more_first <= half:
+        return first, floor + spare - more_first
+    if more_second <= half:
+        return floor + spare - more_second, second
+    return floor + half, floor + spare - half
+
+
+def _size(lines: list[str]) -> int:
+    """The UTF-8 bytes of the lines as one text."""
+    return len("\n".join(lines).encode("utf-8"))
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes, ending in 「…」 when cut (never mid-character)."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - len("…".encode())].decode("utf-8", errors="ignore") + "…"
 
 
 @router.command("企业信息", "企业画像", roles=tuple(Role), usage="企业信息 [项目 值]")

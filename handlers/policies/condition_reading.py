@@ -53,6 +53,7 @@ ALL_OPERATORS = tuple(dict.fromkeys(op for ops in OPERATORS.values() for op in o
 GROUPS = {"any": "须满足以下条件之一", "all": "须同时满足以下条件"}
 NOTES = ("clause", "text")
 MAX_CONDITIONS = 50  # per list; the fast matcher counts failures in one byte
+MAX_YEARS = 200  # years since establishment: more is a typo (20260), and no calendar reaches back so far
 
 
 # --- where a problem is -----------------------------------------------------------------------------
@@ -262,7 +263,13 @@ def _operand(attribute: Attribute, op: str, value: Any) -> Any:
     if op in YEARS:
         if isinstance(value, bool) or not str(value).isdecimal():
             raise _Bad(f"「{value}」应为整数年数，如 1、3")
-        return int(value)
+        try:
+            years = int(value)
+        except ValueError:  # more digits than int() reads
+            years = MAX_YEARS + 1
+        if not 0 <= years <= MAX_YEARS:
+            raise _Bad(f"「{_shown(value)}」超出范围：年数应在0到{MAX_YEARS}之间")
+        return years
     if op in ("in", "not_in", "in_section", "has_any"):
         items = value if isinstance(value, list) else [value]
         if not items or any(isinstance(v, list | dict) or v is None for v in items):
@@ -290,6 +297,11 @@ def _sections(items: list[Any]) -> list[str]:
     if bad:
         raise _Bad(f"{quoted(bad)}不是行业门类（A–T，如 C 制造业）")
     return list(dict.fromkeys(letters))
+
+
+def _shown(value: Any, limit: int = 20) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _example(attribute: Attribute) -> str:

@@ -198,7 +198,9 @@ def _bounded(key: str, bounds: list[tuple[Callable[[Any, Any], bool], Any]]) -> 
 
 
 def years_before(day: date, years: int) -> str:
-    """The ISO date `years` before `day` (29 February → 28 February)."""
+    """The ISO date `years` before `day` (29 February → 28 February; before year 1 → 0001-01-01)."""
+    if day.year - years < date.min.year:  # a policy valid from 0100-03-01 (a typo) asking 200 years
+        return date.min.isoformat()
     try:
         return day.replace(year=day.year - years).isoformat()
     except ValueError:

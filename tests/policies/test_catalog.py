@@ -119,6 +119,19 @@ def test_an_example_that_breaks_names_the_example_and_the_condition() -> None:
     )
 
 
+def test_years_reaching_back_before_year_one_are_an_example_failure_not_a_crash() -> None:
+    text = SMALL_FIRMS.replace("valid_from: 2026-03-01", "valid_from: 0100-03-01")
+    text = text.replace("deadline: 2026-12-31", "deadline: 0100-12-31").replace(
+        "years_at_least: 1,", "years_at_least: 200,"
+    )
+    [spec] = read_catalog(text)
+    first, _ = (str(p) for p in check_specs([spec]))  # the examples are asked on valid_from, year 100
+    assert first.startswith(
+        "第18行 XGX-XW-2026 examples第1个：示例「两年的小厂」应为符合（qualified），实际为差一项"
+    )
+    assert "须成立满200年（第三条）——不符合" in first
+
+
 def test_the_demo_catalog_reads_and_its_examples_pass() -> None:
     specs = read_catalog_file(DEMO)
     assert len(specs) >= 30

@@ -9,7 +9,7 @@ import pytest
 from handlers.policies.attributes import Fact
 from handlers.policies.catalog_reading import CatalogRefused, read_catalog
 from handlers.policies.condition_reading import compile_conditions
-from handlers.policies.conditions import Outcome, Verdict, evaluate, outcome_of
+from handlers.policies.conditions import Outcome, Verdict, evaluate, outcome_of, years_before
 from handlers.policies.explain import explain
 from tests.policies.samples import DAY, HIGH_TECH, conditions, facts
 
@@ -71,6 +71,25 @@ def test_condition_errors_name_the_line_and_the_field() -> None:
         f"第24行 {code}第10条 has：应为一个值，如 高新技术企业",
         f"第25行 {code}第11条：未知的键「colour」（这里可用：attr、in、not_in、clause、text）",
     ]
+
+
+def test_years_since_establishment_must_be_between_0_and_200() -> None:
+    problems = refused(
+        with_conditions(
+            "{attr: established, years_at_least: 20260}",
+            "{attr: established, years_at_most: '201'}",
+            f"{{attr: established, years_at_least: '{'9' * 5000}'}}",  # more digits than int() reads
+            "{attr: established, years_at_least: 0, years_at_most: 200}",  # the bounds themselves are fine
+        )
+    )
+    code = "XKJ-GQ-2026 conditions"
+    assert problems == [
+        f"第15行 {code}第1条 years_at_least：「20260」超出范围：年数应在0到200之间",
+        f"第16行 {code}第2条 years_at_most：「201」超出范围：年数应在0到200之间",
+        f"第17行 {code}第3条 years_at_least：「9999999999999999999…」超出范围：年数应在0到200之间",
+    ]
+    assert years_before(date(2026, 11, 24), 200) == "1826-11-24"
+    assert years_before(date(100, 3, 1), 200) == "0001-01-01"  # before year 1: the earliest day, no crash
 
 
 def test_thresholds_are_read_in_the_attributes_units() -> None:
