@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -53,6 +54,17 @@ class Settings:
     order_rate_remind_hours: float = 24.0  # after 办结, the enterprise is reminded to sign off
     order_auto_close_hours: float = 72.0  # after 办结, an unrated order is closed (自动销号)
     order_categories: tuple[str, ...] = ()  # empty: the default list of DOMAIN.md §1
+    # 重点项目 (handlers/projects/rules.py reads these)
+    project_prompt_day: int = 4  # weekday of the weekly 绿白黄红 prompt, Monday = 0 (default Friday)
+    project_prompt_time: time = time(9, 10)  # local time of the prompt (and of the late reminder)
+    project_remind_time: time = time(15, 0)  # the same day: non-responders are reminded
+    project_deadline_time: time = time(18, 0)  # the same day: the week's reports are due
+    project_yellow_points: float = 10.0  # 序时进度: this many points behind plan is 黄
+    project_red_points: float = 30.0  # … and this many is 红
+    project_stall_weeks: int = 3  # weeks in a row without investment or progress: 红 (停滞)
+    project_supervise_weeks: int = 2  # weeks in a row 黄/红 or unreported: a 督办卡 is drafted
+    project_monthly_due_day: int = 20  # 月汇报 are due by this day of the month
+    project_monthly_remind_days: tuple[int, ...] = (15, 19)  # days of the month reminders go out
 
     @property
     def zone(self) -> ZoneInfo:
@@ -89,6 +101,16 @@ class Settings:
             order_rate_remind_hours=_hours(env, "ZTC_ORDER_RATE_REMIND_HOURS", 24.0),
             order_auto_close_hours=_hours(env, "ZTC_ORDER_AUTO_CLOSE_HOURS", 72.0),
             order_categories=_words(env.get("ZTC_ORDER_CATEGORIES", "")),
+            project_prompt_day=_weekday(env, "ZTC_PROJECT_PROMPT_DAY", 4),
+            project_prompt_time=_clock_time(env, "ZTC_PROJECT_PROMPT_TIME", time(9, 10)),
+            project_remind_time=_clock_time(env, "ZTC_PROJECT_REMIND_TIME", time(15, 0)),
+            project_deadline_time=_clock_time(env, "ZTC_PROJECT_DEADLINE_TIME", time(18, 0)),
+            project_yellow_points=_float(env, "ZTC_PROJECT_YELLOW_POINTS", 10.0),
+            project_red_points=_float(env, "ZTC_PROJECT_RED_POINTS", 30.0),
+            project_stall_weeks=_int(env, "ZTC_PROJECT_STALL_WEEKS", 3),
+            project_supervise_weeks=_int(env, "ZTC_PROJECT_SUPERVISE_WEEKS", 2),
+            project_monthly_due_day=_int(env, "ZTC_PROJECT_MONTHLY_DUE_DAY", 20),
+            project_monthly_remind_days=_days(env, "ZTC_PROJECT_MONTHLY_REMIND_DAYS", (15, 19)),
         )
         settings.validate()
         return settings
@@ -108,6 +130,7 @@ class Settings:
         if not 1 <= self.per_member_per_minute <= 30:
             raise SettingsError("ZTC_PER_MEMBER_PER_MINUTE must be between 1 and 30 (WeCom drops the excess)")
         self._validate_orders()
+        self._validate_projects()
 
     def _validate_orders(self) -> None:
         if self.order_clock not in ("natural", "working"):
@@ -121,6 +144,28 @@ class Settings:
         too_long = [c for c in self.order_categories if len(c) > 16]
         if too_long:
             raise SettingsError(f"ZTC_ORDER_CATEGORIES: {too_long[0]!r} is longer than 16 characters")
+
+    def _validate_projects(self) -> None:
+        if not self.project_prompt_time < self.project_remind_time < self.project_deadline_time:
+            raise SettingsError(
+                "ZTC_PROJECT_PROMPT_TIME, ZTC_PROJECT_REMIND_TIME and ZTC_PROJECT_DEADLINE_TIME "
+                "must be in this order within one day"
+            )
+        if not 0 < self.project_yellow_points < self.project_red_points <= 100:
+            raise SettingsError(
+                "ZTC_PROJECT_YELLOW_POINTS must be above 0, below ZTC_PROJECT_RED_POINTS ≤ 100"
+            )
+        if not 1 <= self.project_stall_weeks <= 52:
+            raise SettingsError("ZTC_PROJECT_STALL_WEEKS must be between 1 and 52")
+        if not 1 <= self.project_supervise_weeks <= 52:
+            raise SettingsError("ZTC_PROJECT_SUPERVISE_WEEKS must be between 1 and 52")
+        if not 1 <= self.project_monthly_due_day <= 28:
+            raise SettingsError("ZTC_PROJECT_MONTHLY_DUE_DAY must be between 1 and 28 (every month has it)")
+        late = [d for d in self.project_monthly_remind_days if d > self.project_monthly_due_day]
+        if late:
+            raise SettingsError(
+                f"ZTC_PROJECT_MONTHLY_REMIND_DAYS: day {late[0]} is after ZTC_PROJECT_MONTHLY_DUE_DAY"
+            )
 
 
 def require_real_secrets(settings: Settings) -> None:
@@ -152,6 +197,61 @@ def _hours(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 <= value <= 24 * 30:
         raise SettingsError(f"{name}={raw!r} must be between 0 and 720 hours")
     return value
+
+
+WEEKDAY_WORDS = (
+    ("mon", "monday", "周一", "星期一", "1"),
+    ("tue", "tuesday", "周二", "星期二", "2"),
+    ("wed", "wednesday", "周三", "星期三", "3"),
+    ("thu", "thursday", "周四", "星期四", "4"),
+    ("fri", "friday", "周五", "星期五", "5"),
+    ("sat", "saturday", "周六", "星期六", "6"),
+    ("sun", "sunday", "周日", "星期日", "周天", "7"),
+)
+
+
+def _weekday(env: Mapping[str, str], name: str, default: int) -> int:
+    """「fri」「Friday」「周五」「5」 → 4 (Monday = 0)."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    for index, words in enumerate(WEEKDAY_WORDS):
+        if raw in words:
+            return index
+    raise SettingsError(f"{name}={raw!r} is not a day of the week (mon … sun, 周一 … 周日, 1 … 7)")
+
+
+def _clock_time(env: Mapping[str, str], name: str, default: time) -> time:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    match = re.fullmatch(r"(\d{1,2})[:：](\d{2})", raw)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise SettingsError(f"{name}={raw!r} is not a time of day like 09:10")
+    return time(int(match[1]), int(match[2]))
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+
+
+def _days(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        days = tuple(sorted({int(w) for w in _words(raw)}))
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} must be days of the month separated by commas") from exc
+    if any(not 1 <= d <= 28 for d in days):
+        raise SettingsError(f"{name}={raw!r}: each day must be between 1 and 28")
+    return days
 
 
 def _words(raw: str) -> tuple[str, ...]:

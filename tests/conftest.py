@@ -18,7 +18,8 @@ from werkzeug.serving import make_server
 import bot.models  # noqa: F401 - registers the tables
 import handlers.complaints.models
 import handlers.inspections.models
-import handlers.policies.models  # noqa: F401 - registers the feature tables
+import handlers.policies.models
+import handlers.projects.models  # noqa: F401 - registers the feature tables
 from bot import create_app
 from bot.clock import FixedClock
 from bot.db import Base, make_engine, make_session_factory

@@ -7,7 +7,8 @@ from alembic import context
 import bot.models  # noqa: F401 - registers the tables on Base.metadata
 import handlers.complaints.models
 import handlers.inspections.models
-import handlers.policies.models  # noqa: F401
+import handlers.policies.models
+import handlers.projects.models  # noqa: F401
 from bot.db import Base, make_engine
 
 config = context.config
