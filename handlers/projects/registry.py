@@ -1,0 +1,80 @@
+"""Finding projects by what people type, and who may speak for one."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.errors import Invalid, NotAllowed, NotFound
+from bot.models import Person, Role
+from handlers.projects.models import Project, ProjectMember
+
+MAX_LISTED = 6
+
+
+def find_project(session: Session, token: str) -> Project:
+    """The active project whose code is `token` (any case), or the one whose name contains it."""
+    token = token.strip()
+    if not token:
+        raise Invalid("请写项目编号或项目名称中的关键字。")
+    by_code = session.scalar(select(Project).where(func.upper(Project.code) == token.upper()))
+    if by_code is not None and by_code.active:
+        return by_code
+    query = select(Project).where(Project.active.is_(True), Project.name.contains(token, autoescape=True))
+    found = list(session.scalars(query.order_by(Project.code).limit(MAX_LISTED + 1)))
+    if not found:
+        raise NotFound(f"没有找到项目「{token}」，请发送「我的项目」查看编号。")
+    if len(found) > 1:
+        listed = "\n".join(f"· {p.code} {p.name}" for p in found[:MAX_LISTED])
+        more = "\n……" if len(found) > MAX_LISTED else ""
+        raise Invalid(f"「{token}」对应多个项目，请写项目编号：\n{listed}{more}")
+    return found[0]
+
+
+def projects_of(session: Session, person: Person) -> list[Project]:
+    """The active projects whose task force the person is in, by code."""
+    query = (
+        select(Project)
+        .join(ProjectMember, ProjectMember.project_id == Project.id)
+        .where(ProjectMember.person_id == person.id, Project.active.is_(True))
+    )
+    return list(session.scalars(query.order_by(Project.code)))
+
+
+def projects_led_by(session: Session, leader: Person) -> list[Project]:
+    """The active projects a county leader is in charge of (包抓), by code."""
+    query = select(Project).where(Project.leader_id == leader.id, Project.active.is_(True))
+    return list(session.scalars(query.order_by(Project.code)))
+
+
+def visible_projects(session: Session, person: Person) -> list[Project]:
+    """What a person may look at: his task forces, his department's, a leader's, or all for admins."""
+    if person.role_enum is Role.ADMIN:
+        return list(session.scalars(select(Project).where(Project.active.is_(True)).order_by(Project.code)))
+    conditions = [
+        Project.id.in_(select(ProjectMember.project_id).where(ProjectMember.person_id == person.id))
+    ]
+    if person.role_enum is Role.LEADER:
+        conditions.append(Project.leader_id == person.id)
+    if person.department_id is not None and person.is_head:
+        conditions.append(Project.department_id == person.department_id)
+    query = select(Project).where(Project.active.is_(True), or_(*conditions))
+    return list(session.scalars(query.order_by(Project.code)))
+
+
+def is_member(project: Project, person: Person) -> bool:
+    """Whether the person is in the project's task force (专班)."""
+    return any(m.person_id == person.id for m in project.members)
+
+
+def require_reporter(project: Project, person: Person) -> None:
+    """Only the task force, or the head of the responsible department, reports a project."""
+    if is_member(project, person):
+        return
+    if person.is_head and person.department_id == project.department_id:
+        return
+    leads = "、".join(p.name for p in project.leads) or "（未指定）"
+    raise NotAllowed(
+        f"项目 {project.code} {project.name} 由{project.department.name}负责（责任人：{leads}），"
+        "您不在该项目专班，不能报送它的进展。"
+    )
