@@ -51,7 +51,7 @@ def visible_projects(session: Session, person: Person) -> list[Project]:
     """What a person may look at: his task forces, his department's, a leader's, or all for admins."""
     if person.role_enum is Role.ADMIN:
         return list(session.scalars(select(Project).where(Project.active.is_(True)).order_by(Project.code)))
-    conditions = [
+    conditions: list[ColumnElement[bool]] = [
         Project.id.in_(select(ProjectMember.project_id).where(ProjectMember.person_id == person.id))
     ]
     if person.role_enum is Role.LEADER:
