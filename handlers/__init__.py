@@ -7,6 +7,7 @@ from handlers.inspections.chat import router as inspections_router
 from handlers.inspections.lenient import router as lenient_router
 from handlers.onboarding import router as onboarding_router
 from handlers.policies.chat import router as policies_router
+from handlers.projects.chat import router as projects_router
 
 ALL_ROUTERS = [
     core_router,
@@ -16,4 +17,5 @@ ALL_ROUTERS = [
     inspections_router,
     lenient_router,
     policies_router,
+    projects_router,
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.directory import leaders_for
 from bot.errors import Invalid, NotAllowed, NotFound
 from bot.models import Person, Role
 from handlers.projects.models import Project, ProjectMember
@@ -60,6 +61,13 @@ def visible_projects(session: Session, person: Person) -> list[Project]:
         conditions.append(Project.department_id == person.department_id)
     query = select(Project).where(Project.active.is_(True), or_(*conditions))
     return list(session.scalars(query.order_by(Project.code)))
+
+
+def project_leaders(session: Session, project: Project) -> list[Person]:
+    """The project's 包抓县领导, or the leaders overseeing its department when it has none."""
+    if project.leader is not None and project.leader.active:
+        return [project.leader]
+    return leaders_for(session, project.department_id)
 
 
 def is_member(project: Project, person: Person) -> bool:
