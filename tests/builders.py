@@ -104,3 +104,32 @@ def pushed_texts(messages: list[dict[str, Any]]) -> list[str]:
 def pushed_cards(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The template cards the stand-in delivered (with their response codes)."""
     return [m for m in messages if m["msgtype"] == "template_card"]
+
+
+def project(
+    session: Session,
+    code: str,
+    name: str,
+    department: Department,
+    *,
+    leads: tuple[Person, ...] = (),
+    members: tuple[Person, ...] = (),
+    leader: Person | None = None,
+    annual_plan_wan: int = 0,
+    plan_year: int = 2026,
+    stage: str = "building",
+) -> Any:
+    """A key project with its task force (leads answer the weekly prompt), saved."""
+    from handlers.projects.models import Project, ProjectMember
+    from tests.conftest import T0
+
+    row = Project(
+        code=code, name=name, department=department, leader=leader, stage=stage, plan_year=plan_year,
+        annual_plan_yuan=annual_plan_wan * 10_000, total_investment_yuan=annual_plan_wan * 30_000,
+        created_at=T0,
+    )  # fmt: skip
+    row.members = [ProjectMember(person=p, is_lead=True) for p in leads]
+    row.members += [ProjectMember(person=p, is_lead=False) for p in members]
+    session.add(row)
+    session.flush()
+    return row

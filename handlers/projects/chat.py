@@ -161,7 +161,7 @@ def _recorded_text(ctx: Context, project: Project, done: reports.Recorded) -> st
     lines += [f"存在问题：{r.problems}"] if r.problems else []
     lines += [f"需协调：{r.help_needed}"] if r.help_needed else []
     if done.objective:
-        lines.append(f"按数据测算：{colour_text(done.objective.colour)}（{done.objective.reason}）")
+        lines.append(f"按数据测算：{colour_text(done.objective.colour)}，{done.objective.reason}")
     if done.disagrees:
         lines.append("⚠️ 报送颜色好于测算颜色，已同时报包抓县领导。")
     if done.replaced:
@@ -201,18 +201,18 @@ def _today(ctx: Context) -> date:
 @router.card_action("proj:colour:", roles=(Role.OFFICIAL,))
 def colour_by_card(ctx: Context, key: str) -> HandlerResult:
     """A colour tapped on the weekly prompt card: the rest is asked step by step."""
-    _, _, code, week, colour = key.split(":", 4)
-    return clicked(ctx, "已选择", lambda: as_list(_start_from_card(ctx, code, week, colour)))
+    return clicked(ctx, "已选择", lambda: as_list(_start_from_card(ctx, key)))
 
 
-def _start_from_card(ctx: Context, code: str, week_text: str, colour_value: str) -> HandlerResult:
-    """Check the card is this week's, then ask for the rest with the colour filled in."""
+def _start_from_card(ctx: Context, key: str) -> HandlerResult:
+    """Check the card (`<code>:<week>:<colour>`) is this week's, then ask for the rest."""
+    try:
+        code, week_text, colour_value = key.split(":")
+        week, colour = date.fromisoformat(week_text), Colour(colour_value)
+    except ValueError as exc:  # an odd key is a card we no longer understand
+        raise Conflict("这张卡片已失效，请发送「进展」重新报送。") from exc
     project = find_project(ctx.session, code)
     require_reporter(project, ctx.require_person())
-    try:
-        week, colour = date.fromisoformat(week_text), Colour(colour_value)
-    except ValueError as exc:
-        raise Conflict("这张卡片已失效，请发送「进展」重新报送。") from exc
     if reports.week_for(ctx.session, project, ctx.now, _rules(ctx)) != week:
         label = cycle_of(week, _rules(ctx)).label
         raise Conflict(f"这张卡片是{label}的，已过期；请发送「进展 {code}」报送本周进展。")
