@@ -22,6 +22,7 @@ from handlers import ALL_ROUTERS
 from handlers.complaints.models import WorkOrder
 from handlers.inspections.models import Inspection
 from handlers.policies.models import ProfileValue
+from handlers.projects.models import MonthlyReport, WeeklyReport
 from tests import authz
 from tests.authz import (
     ADMIN,
@@ -48,7 +49,7 @@ CONTACTS = frozenset({OWN, OTHER_FIRM})  # each for his own enterprise
 HOLDERS = frozenset({DEPT, LEADER})  # the holding department, and leaders (全程盯单)
 OVERSEERS = frozenset({DEPT, LEADER, ADMIN})  # the 包联部门, leaders, admins
 # A refusal says why: a role, a relation, or that the thing is not there for this person.
-REFUSAL = re.compile(r"仅限|只有|须由|没有找到|没有编号|还没有|尚未|无需|不能|请写明|不是")
+REFUSAL = re.compile(r"仅限|只有|须由|没有找到|没有编号|还没有|尚未|无需|不能|请写明|不是|不在")
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,14 @@ TABLE = [
           effect=becomes(lambda p: p.status == "declined")),
     say("deliver", "兑现 P{push}", OVERSEERS, "已登记兑现", setup=s.confirmed_push,
         effect=becomes(lambda p: p.status == "delivered")),
+    # --- 重点项目: the task force (and the department's head) reports; staff look at their projects
+    say("progress", "进展 XM001 白 投资100万 形象进度:主体施工", {DEPT}, "已记录",
+        effect=adds(WeeklyReport)),
+    click("proj:colour:XM001:2026-11-23:white", {DEPT}, "本周完成投资多少"),
+    say("monthly", "月汇报 XM001 完成投资:100万 形象进度:主体施工", {DEPT}, "已记录",
+        effect=adds(MonthlyReport)),
+    say("projects", "我的项目", {DEPT, OTHER_DEPT, LEADER, ADMIN}, "重点项目（|名下没有重点项目"),
+    say("project", "项目 XM001", {DEPT, LEADER, ADMIN}, "包抓县领导"),
 ]  # fmt: skip
 DISPATCHER = Dispatcher(ALL_ROUTERS)
 PREFIXES = [a.prefix for r in ALL_ROUTERS for a in r.card_actions]

@@ -51,6 +51,7 @@ USERS = {
 }
 FIRM = "示范县鑫源食品有限公司"
 POLICY = "XKJ-GQ-2026"  # 免申即享; the firm qualifies
+PROJECT = "XM001"  # a key project of the firm's department (县市场监管局); the leader is 包抓
 TODAY, LATER, LATEST = date(2026, 11, 24), date(2026, 11, 26), date(2026, 11, 27)  # not quiet days
 
 Values = dict[str, Any]  # a row's placeholders, and "_obj": (model, id) of the object it acts on
@@ -83,6 +84,8 @@ def build_county(session: Session) -> None:
     for attribute, raw in profile.items():
         set_value(session, ours, attribute, raw, source="import", by=None, now=T0)
     publish(session, read_catalog(HIGH_TECH), now=T0, actor=None, source="test.yaml")
+    lead = person(session, "scjg_wang")  # the 责任人; the department's head (DEPT) may report too
+    builders.project(session, PROJECT, "城南产业园标准厂房", scjg, leads=(lead,), leader=cast[LEADER])
     session.commit()
 
 
