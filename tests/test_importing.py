@@ -190,7 +190,7 @@ def test_unknown_and_missing_columns(session: Session, clock: FixedClock, tmp_pa
     errors = failure(session, "departments", path, clock)
     assert [(e.line, e.field) for e in errors] == [(1, "表头")] * 3
     assert "不认识的列「负责人」" in errors[0].message
-    assert "可用的列：部门编码、部门名称、类型" in errors[0].message
+    assert "可用的列：部门编码、部门名称、类型、群机器人" in errors[0].message
     assert "不认识的列「备注」" in errors[1].message
     assert errors[2].message == "缺少必填的列：部门名称"
     assert count(session, Department) == 0
@@ -200,6 +200,24 @@ def test_two_headers_for_one_column(session: Session, clock: FixedClock, tmp_pat
     path = write_csv(tmp_path / "d.csv", [["部门编码", "code", "部门名称"], ["A", "A", "甲局"]])
     [error] = failure(session, "departments", path, clock)
     assert error.message == "「部门编码」和「code」是同一列（部门编码），请只保留一列"
+
+
+def test_a_departments_group_robot_by_key_or_webhook_address(
+    session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
+    rows = [
+        ["部门编码", "部门名称", "群机器人"],
+        ["A", "甲局", url],
+        ["B", "乙局", "0ec2-robot-key"],
+        ["C", "丙局", ""],
+    ]
+    import_file(session, "departments", write_csv(tmp_path / "d.csv", rows), clock=clock)
+    keys = {code: key for code, key in session.execute(select(Department.code, Department.group_webhook_key))}
+    assert keys == {"A": "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa", "B": "0ec2-robot-key", "C": None}
+    bad = [["部门编码", "部门名称", "群机器人"], ["D", "丁局", "https://example.com/hook?key=有空 格"]]
+    [error] = failure(session, "departments", write_csv(tmp_path / "e.csv", bad), clock)
+    assert error.field == "群机器人" and "不是群机器人的 Webhook 地址或 key" in error.message
 
 
 def test_department_errors_are_all_reported(session: Session, clock: FixedClock, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from bot.importing.columns import (
     _parse_role,
     _parse_rows,
     _parse_userid,
+    _parse_webhook_key,
     _Record,
     _text,
 )
@@ -83,7 +84,12 @@ def import_departments(
     session: Session, table: Table, *, clock: Clock, actor: Person | None = None
 ) -> ImportReport:
     """Upsert departments by 部门编码; a name may not belong to another department."""
-    parsers = {"code": _text(32), "name": _text(100), "kind": _parse_kind}
+    parsers = {
+        "code": _text(32),
+        "name": _text(100),
+        "kind": _parse_kind,
+        "group_webhook_key": _parse_webhook_key,
+    }
     records, errors = _parse_rows(table, DEPARTMENT_COLUMNS, parsers, unique=("code", "name"))
     existing = _existing(session, Department, "code")
     errors += _name_clashes(records, existing)

@@ -31,6 +31,11 @@ DEPARTMENT_COLUMNS = (
     Column("code", "部门编码", ("部门编码", "编码", "部门代码", "代码", "code"), required=True),
     Column("name", "部门名称", ("部门名称", "名称", "部门", "name"), required=True),
     Column("kind", "类型", ("类型", "部门类型", "kind", "type")),
+    Column(
+        "group_webhook_key",
+        "群机器人",
+        ("群机器人", "群机器人地址", "群机器人key", "webhook", "group_webhook_key", "group_webhook"),
+    ),
 )
 PERSON_COLUMNS = (
     Column(
@@ -109,6 +114,21 @@ def _parse_kind(raw: str) -> str:
     if kind is None:
         raise Invalid(f"「{raw}」无法识别，可填：包联部门、职能部门、兼、办公室")
     return str(kind.value)
+
+
+WEBHOOK_KEY = re.compile(r"[A-Za-z0-9-]{8,100}")
+
+
+def _parse_webhook_key(raw: str) -> str | None:
+    """A 群机器人's key, alone or inside its webhook address (…/webhook/send?key=KEY)."""
+    if not raw:
+        return None
+    key = raw.split("key=", 1)[1].split("&", 1)[0] if "key=" in raw else raw
+    if not WEBHOOK_KEY.fullmatch(key):
+        raise Invalid(
+            f"「{raw}」不是群机器人的 Webhook 地址或 key（形如 …/webhook/send?key=xxxxxxxx-xxxx-…）"
+        )
+    return key
 
 
 def _parse_role(raw: str) -> str:
