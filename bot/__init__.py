@@ -17,7 +17,7 @@ def _new_request_id() -> None:
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
-    """The Flask app: the WeCom callback and health checks, over an explicitly wired runtime."""
+    """The Flask app: the WeCom callbacks and health checks, over an explicitly wired runtime."""
     from bot.webhook import bp as wecom_bp
     from bot.wecom.crypto import CallbackCrypto  # keep `import bot` light
 
@@ -28,6 +28,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.config["MAX_CONTENT_LENGTH"] = s.max_body_bytes
     app.extensions["ztc.runtime"] = runtime
     app.extensions["ztc.crypto"] = CallbackCrypto(s.wecom_token, s.wecom_aes_key, s.wecom_corp_id)
+    if s.aibot_enabled:
+        # The 智能机器人 callback is signed with its own token and key; its receiveid is "".
+        app.extensions["ztc.aibot_crypto"] = CallbackCrypto(s.aibot_token, s.aibot_aes_key, "")
     app.register_blueprint(wecom_bp)
     app.before_request(_new_request_id)
 

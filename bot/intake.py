@@ -22,10 +22,19 @@ from sqlalchemy.orm import Session
 from bot.conversation import Conversation
 from bot.db import session_scope
 from bot.errors import DomainError, Invalid
-from bot.messages import Inbound
+from bot.messages import Channel, Inbound
 from bot.models import InboundMessage, InboundStatus, Person
 from bot.outbox import OutboxWriter
-from bot.replies import Reply, Text, reply_from_dict, reply_to_dict
+from bot.replies import (
+    BotAnswer,
+    CardUpdate,
+    Markdown,
+    Reply,
+    TemplateCard,
+    Text,
+    reply_from_dict,
+    reply_to_dict,
+)
 from bot.routing import Context, Route, as_list
 from bot.runtime import Runtime
 
@@ -34,6 +43,9 @@ log = logging.getLogger(__name__)
 PASSIVE_DEADLINE = 3.0  # seconds: past this, answer through the API (WeCom gives up at 5 s)
 ACK_SLOW = Text("收到，正在处理，请稍候…")
 SORRY = Text("抱歉，系统处理您的消息时出错了，我们已记录。请稍后再试，或发送「帮助」。")
+# WeCom keeps an AI-bot response_url for one hour; the margin covers clock skew and a slow send.
+RESPONSE_URL_LIFETIME = timedelta(minutes=55)
+CARDS_IN_APP = "（卡片已发到您与「政企直通车」应用的单聊，请在那里操作。）"
 
 
 @dataclass(frozen=True)
@@ -182,8 +194,7 @@ class Intake:
         answer_now: list[Reply] = []
         if in_time and replies and isinstance(replies[0], Text):
             answer_now, replies = [replies[0]], replies[1:]
-        for index, reply in enumerate(replies):
-            outbox.add(inbound.user_id, reply, key=f"{inbound.dedup_key}:reply:{index}")
+        queue_answers(outbox, inbound, replies, key=f"{inbound.dedup_key}:reply")
         return answer_now
 
     def _mark_failed(self, inbound_id: int, *, apologise: bool) -> None:
@@ -194,9 +205,51 @@ class Intake:
             row.error = "handler raised; see logs"
             outbox = OutboxWriter(session, self.rt.clock, row.channel)
             if apologise:
-                outbox.add(row.user_id, SORRY, key=f"{row.dedup_key}:sorry")
+                queue_answers(outbox, Inbound.from_dict(row.payload), [SORRY], key=f"{row.dedup_key}:sorry")
             new_rows = outbox.scheduled()
         self.rt.enqueue_rows(new_rows)
+
+
+def queue_answers(outbox: OutboxWriter, inbound: Inbound, replies: list[Reply], *, key: str) -> None:
+    """Queue the answers not given passively, back where the message came from."""
+    if inbound.channel is Channel.WECOM_AIBOT:
+        _queue_aibot_answers(outbox, inbound, replies, key)
+        return
+    for index, reply in enumerate(replies):
+        outbox.add(inbound.user_id, reply, key=f"{key}:{index}")
+
+
+def _queue_aibot_answers(outbox: OutboxWriter, inbound: Inbound, replies: list[Reply], key: str) -> None:
+    """An AI-bot message: its texts as one answer in the chat; cards and files in the 1:1 app chat."""
+    texts: list[str] = []
+    for index, reply in enumerate(replies):
+        if isinstance(reply, Text | Markdown):
+            texts.append(reply.content)
+        elif isinstance(reply, CardUpdate):
+            # Our cards live in the app's 1:1 chat; a click in a group cannot carry their response_code.
+            log.info("card update for AI-bot message %s dropped", inbound.dedup_key)
+        else:
+            # A group cannot show an app's template card (nor its files): the person gets them 1:1.
+            outbox.add(inbound.user_id, reply, key=f"{key}:{index}")
+            if isinstance(reply, TemplateCard) and CARDS_IN_APP not in texts:
+                texts.append(CARDS_IN_APP)
+    if texts:
+        _queue_bot_answer(outbox, inbound, "\n\n".join(texts))
+
+
+def _queue_bot_answer(outbox: OutboxWriter, inbound: Inbound, content: str) -> None:
+    """One post to the response_url (it takes only one); without a url, a text in the 1:1 app chat."""
+    # One key per message, whatever the path (answer or apology): a second add is a no-op,
+    # so the response_url is never queued twice.
+    key = f"{inbound.dedup_key}:response_url"
+    if not inbound.response_url:
+        outbox.add(inbound.user_id, Text(content), key=key)
+        return
+    expires = inbound.created_at + RESPONSE_URL_LIFETIME
+    answer = BotAnswer(inbound.response_url, content, inbound.user_id, int(expires.timestamp()))
+    # The recipient column is shown by `ztc outbox failed`: name the chat, never the url.
+    recipient = f"response_url:{inbound.chat_id or inbound.user_id}"[:128]
+    outbox.add(recipient, answer, key=key)
 
 
 def _refuse(ctx: Context, exc: DomainError) -> list[Reply]:

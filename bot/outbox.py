@@ -24,18 +24,21 @@ from bot.clock import Clock
 from bot.db import session_scope
 from bot.models import OutboxMessage, OutboxStatus
 from bot.replies import (
+    BotAnswer,
     CardUpdate,
     File,
     GroupText,
     Image,
     Reply,
     TemplateCard,
+    Text,
     reply_from_dict,
     reply_to_dict,
 )
 from bot.wecom.client import Permanent, RateLimited, SendResult, TokenInvalid, Transient, WeComClient
 from bot.wecom.outbound import (
     render_app_message,
+    render_bot_answer,
     render_card_update,
     render_group_message,
     render_template_card,
@@ -153,6 +156,8 @@ class Deliverer:
 
     def _send(self, row: OutboxMessage) -> SendResult:
         reply = reply_from_dict(row.payload)
+        if isinstance(reply, BotAnswer):
+            return self._send_bot_answer(reply)
         if isinstance(reply, GroupText):
             raw = self.client.send_group(reply.webhook_key, render_group_message(reply))
             return SendResult(msgid=None, invalid_users=[], raw=raw)
@@ -161,6 +166,15 @@ class Deliverer:
             return SendResult(msgid=None, invalid_users=[], raw=raw)
         reply = self._uploaded(reply)
         return self.client.send_message(render_app_message(reply, row.recipient, self.agent_id))
+
+    def _send_bot_answer(self, answer: BotAnswer) -> SendResult:
+        """Post to the message's response_url; once it has expired, to the person's 1:1 app chat."""
+        if self.clock.now().timestamp() >= answer.expires_at:
+            # A late answer (Redis was down, retries ran long) still reaches the person who asked.
+            body = render_app_message(Text(answer.content), answer.user_id, self.agent_id)
+            return self.client.send_message(body)
+        raw = self.client.post_response_url(answer.response_url, render_bot_answer(answer))
+        return SendResult(msgid=None, invalid_users=[], raw=raw)
 
     def _uploaded(self, reply: Reply) -> Reply:
         # Files are uploaded at send time: media ids expire after three days.

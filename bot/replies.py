@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -108,10 +108,25 @@ class GroupText:
     markdown: bool = False
 
 
-Reply = Text | Markdown | Image | File | TemplateCard | CardUpdate | GroupText
+@dataclass(frozen=True)
+class BotAnswer:
+    """The answer to one AI-bot (智能机器人) message, posted once to its response_url.
+
+    Made by the intake, not by handlers: it joins a message's texts, because the url takes one
+    post. `user_id` and `expires_at` (Unix seconds) let the sender fall back to the person's 1:1
+    app chat when the url has expired. The url is a credential: it is never logged.
+    """
+
+    response_url: str = field(repr=False)  # kept out of reprs, which end up in logs
+    content: str  # markdown
+    user_id: str
+    expires_at: int
+
+
+Reply = Text | Markdown | Image | File | TemplateCard | CardUpdate | GroupText | BotAnswer
 
 _TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (Text, Markdown, Image, File, TemplateCard, CardUpdate, GroupText)
+    cls.__name__: cls for cls in (Text, Markdown, Image, File, TemplateCard, CardUpdate, GroupText, BotAnswer)
 }
 
 

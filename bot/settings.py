@@ -6,6 +6,8 @@ value stops the process at start-up with the variable's name, not later in a req
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from collections.abc import Mapping
@@ -39,6 +41,9 @@ class Settings:
     wecom_token: str
     wecom_aes_key: str
     wecom_api_base: str
+    # 智能机器人 (AI bot) callback in API mode; both empty: no AI bot, /wecom/aibot answers 404.
+    aibot_token: str = DEMO_TOKEN
+    aibot_aes_key: str = DEMO_AES_KEY
     tz: str = "Asia/Shanghai"
     var_dir: Path = field(default_factory=lambda: Path("var"))
     max_body_bytes: int = 64 * 1024
@@ -88,6 +93,8 @@ class Settings:
             wecom_token=env.get("WECOM_TOKEN", DEMO_TOKEN),
             wecom_aes_key=env.get("WECOM_AES_KEY", DEMO_AES_KEY),
             wecom_api_base=_api_base(env.get("WECOM_API_BASE", REAL_WECOM_API)),
+            aibot_token=env.get("AIBOT_TOKEN", DEMO_TOKEN).strip(),
+            aibot_aes_key=env.get("AIBOT_AES_KEY", DEMO_AES_KEY).strip(),
             tz=env.get("TZ") or "Asia/Shanghai",
             var_dir=var_dir,
             max_body_bytes=_int(env, "ZTC_MAX_BODY_BYTES", 64 * 1024),
@@ -121,6 +128,7 @@ class Settings:
             raise SettingsError("WECOM_AES_KEY must be the 43-character EncodingAESKey")
         if not self.wecom_token:
             raise SettingsError("WECOM_TOKEN must not be empty")
+        self._validate_aibot()
         try:
             ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -131,6 +139,18 @@ class Settings:
             raise SettingsError("ZTC_PER_MEMBER_PER_MINUTE must be between 1 and 30 (WeCom drops the excess)")
         self._validate_orders()
         self._validate_projects()
+
+    @property
+    def aibot_enabled(self) -> bool:
+        """Whether this county has an AI bot (AIBOT_TOKEN and AIBOT_AES_KEY set)."""
+        return bool(self.aibot_token)
+
+    def _validate_aibot(self) -> None:
+        """Both AI-bot values set (with a 43-character key), or both empty (no AI bot)."""
+        if bool(self.aibot_token) != bool(self.aibot_aes_key):
+            raise SettingsError("set both AIBOT_TOKEN and AIBOT_AES_KEY, or leave both empty (no AI bot)")
+        if self.aibot_aes_key and not _is_aes_key(self.aibot_aes_key):
+            raise SettingsError("AIBOT_AES_KEY must be the AI bot's 43-character EncodingAESKey")
 
     def _validate_orders(self) -> None:
         if self.order_clock not in ("natural", "working"):
@@ -170,10 +190,25 @@ class Settings:
 
 def require_real_secrets(settings: Settings) -> None:
     """The serving roles refuse the public demo secrets unless WeCom is the local stand-in."""
-    secrets = {settings.wecom_token, settings.wecom_aes_key, settings.wecom_secret}
-    if settings.wecom_api_base == REAL_WECOM_API and secrets & {DEMO_TOKEN, DEMO_AES_KEY, DEMO_SECRET}:
-        # The demo values are public: with them anyone could forge callbacks as any user.
+    if settings.wecom_api_base != REAL_WECOM_API:
+        return
+    demo = {DEMO_TOKEN, DEMO_AES_KEY, DEMO_SECRET}
+    # The demo values are public: with them anyone could forge callbacks as any user.
+    if {settings.wecom_token, settings.wecom_aes_key, settings.wecom_secret} & demo:
         raise SettingsError("set WECOM_TOKEN, WECOM_AES_KEY and WECOM_SECRET to the app's own values")
+    if {settings.aibot_token, settings.aibot_aes_key} & demo:
+        raise SettingsError(
+            "set AIBOT_TOKEN and AIBOT_AES_KEY to the AI bot's own values "
+            "(or both empty when the county has no AI bot)"
+        )
+
+
+def _is_aes_key(key: str) -> bool:
+    """43 base64 characters that decode to the 32-byte AES key (checked here, not at the first callback)."""
+    try:
+        return len(key) == 43 and len(base64.b64decode(key + "=", validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

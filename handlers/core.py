@@ -51,8 +51,9 @@ def _enterprise_lines(ctx: Context) -> list[str]:
 
 
 @router.event("subscribe")
+@router.event("enter_chat")  # the AI bot's 1:1 chat, opened for the first time today
 def welcome(ctx: Context) -> HandlerResult:
-    """Greets a member who just added the app."""
+    """Greets a member who just added the app (or opened the AI bot's chat)."""
     if ctx.person is None:
         return Text(f"欢迎使用政企直通车！\n{WHO_ARE_YOU}")
     return Text(f"{ctx.person.name}，欢迎使用政企直通车！发送「帮助」查看您可以使用的命令。")

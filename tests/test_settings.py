@@ -61,6 +61,17 @@ def test_values_from_the_environment_are_used():
         ("WECOM_API_BASE", "qyapi.weixin.qq.com/cgi-bin/"),
         ("WECOM_API_BASE", "ftp://qyapi.weixin.qq.com/cgi-bin/"),
         ("WECOM_TOKEN", ""),
+        ("ZTC_PROJECT_PROMPT_DAY", "someday"),
+        ("ZTC_PROJECT_PROMPT_TIME", "9点"),
+        ("ZTC_PROJECT_PROMPT_TIME", "16:00"),  # after the reminder
+        ("ZTC_PROJECT_DEADLINE_TIME", "24:00"),
+        ("ZTC_PROJECT_YELLOW_POINTS", "40"),  # above the red threshold
+        ("ZTC_PROJECT_RED_POINTS", "many"),
+        ("ZTC_PROJECT_STALL_WEEKS", "0"),
+        ("ZTC_PROJECT_SUPERVISE_WEEKS", "99"),
+        ("ZTC_PROJECT_MONTHLY_DUE_DAY", "31"),
+        ("ZTC_PROJECT_MONTHLY_REMIND_DAYS", "15,25"),  # after the due day
+        ("ZTC_PROJECT_MONTHLY_REMIND_DAYS", "十五"),
     ],
 )
 def test_a_bad_value_raises_settings_error_naming_the_variable(name, value):
@@ -117,3 +128,61 @@ def test_serving_roles_refuse_the_public_demo_secrets_against_the_real_wecom():
         require_real_secrets(Settings.from_env({}))
     standin = Settings.from_env({"WECOM_API_BASE": "http://127.0.0.1:8401/cgi-bin/"})
     require_real_secrets(standin)  # the local stand-in may use them
+
+
+# ---------------------------------------------------------------- the 智能机器人 (AI bot)
+
+REAL_APP = {"WECOM_TOKEN": "realToken", "WECOM_AES_KEY": "R" * 43, "WECOM_SECRET": "real-secret"}
+
+
+def test_the_ai_bot_defaults_to_the_demo_placeholders_so_the_demo_has_group_chats():
+    settings = Settings.from_env({})
+    assert settings.aibot_enabled and settings.aibot_aes_key == DEMO_AES_KEY
+
+
+def test_an_ai_bot_of_its_own_is_used():
+    settings = Settings.from_env({"AIBOT_TOKEN": "botToken", "AIBOT_AES_KEY": "B" * 43})
+    assert (settings.aibot_token, settings.aibot_aes_key) == ("botToken", "B" * 43)
+
+
+def test_both_empty_means_the_county_has_no_ai_bot():
+    assert not Settings.from_env({"AIBOT_TOKEN": "", "AIBOT_AES_KEY": ""}).aibot_enabled
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"AIBOT_AES_KEY": DEMO_AES_KEY[:-1]},
+        {"AIBOT_AES_KEY": "!" * 43},
+        {"AIBOT_TOKEN": "botToken", "AIBOT_AES_KEY": ""},
+        {"AIBOT_TOKEN": ""},
+    ],
+    ids=["short-key", "not-base64", "key-missing", "token-missing"],
+)
+def test_a_bad_ai_bot_setting_is_refused_naming_it(env):
+    with pytest.raises(SettingsError, match="AIBOT_"):
+        Settings.from_env(env)
+
+
+def test_serving_roles_refuse_the_demo_ai_bot_secrets_against_the_real_wecom():
+    from bot.settings import require_real_secrets
+
+    with pytest.raises(SettingsError, match="AIBOT_TOKEN"):
+        require_real_secrets(Settings.from_env(REAL_APP))
+    require_real_secrets(Settings.from_env({**REAL_APP, "AIBOT_TOKEN": "", "AIBOT_AES_KEY": ""}))
+    require_real_secrets(
+        Settings.from_env({**REAL_APP, "AIBOT_TOKEN": "botToken", "AIBOT_AES_KEY": "B" * 43})
+    )
+
+
+def test_the_project_clock_reads_days_and_times_as_counties_write_them():
+    settings = Settings.from_env(
+        {
+            "ZTC_PROJECT_PROMPT_DAY": "周四",
+            "ZTC_PROJECT_PROMPT_TIME": "08:30",
+            "ZTC_PROJECT_MONTHLY_REMIND_DAYS": "19，15",
+        }
+    )
+    assert settings.project_prompt_day == 3 and settings.project_prompt_time.isoformat() == "08:30:00"
+    assert settings.project_monthly_remind_days == (15, 19)
+    assert Settings.from_env({"ZTC_PROJECT_PROMPT_DAY": "Friday"}).project_prompt_day == 4

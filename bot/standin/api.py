@@ -4,6 +4,7 @@ Tests and the newcomer demo point WECOM_API_BASE at it. It answers like WeCom (H
 errcode), checks bodies about as strictly as the platform does where it matters to us (token,
 recipients, card limits, response_code once, 群机器人 20/min), and records what it "delivered".
 Fault injection (`POST /_standin/faults`) and inspection (`/_standin/...`) are its own additions.
+The 智能机器人's response_url answers and the group chat logs live in aibot.py.
 
 Assumptions where the docs are silent (marked "assumed" here and in checks.py): the exact errcodes
 for malformed cards and a reused response_code, and that the duplicate check runs before task_id
@@ -24,6 +25,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
+from bot.standin.aibot import add_aibot_routes, handle_aibot_response
 from bot.standin.checks import INTERACTION_CARDS, _bad, check_app_message, check_card, check_group_message
 from bot.standin.control import _add_control_routes, _apply_fault
 from bot.standin.state import ApiError, StandinState
@@ -228,6 +230,11 @@ def _store_media(state: StandinState, media_type: str) -> dict[str, Any]:
     return {"type": media_type, "media_id": media_id, "created_at": str(int(time.time()))}
 
 
+def handle_aibot_answer(state: StandinState) -> dict[str, Any]:
+    """POST aibot/response?response_code=: the 智能机器人's answer to one message (see aibot.py)."""
+    return handle_aibot_response(state, _json_body())
+
+
 HANDLERS: dict[tuple[str, str], Callable[[StandinState], dict[str, Any]]] = {
     ("GET", "gettoken"): handle_gettoken,
     ("POST", "message/send"): handle_send,
@@ -235,6 +242,7 @@ HANDLERS: dict[tuple[str, str], Callable[[StandinState], dict[str, Any]]] = {
     ("POST", "webhook/send"): handle_webhook_send,
     ("POST", "webhook/upload_media"): handle_webhook_upload,
     ("POST", "media/upload"): handle_media_upload,
+    ("POST", "aibot/response"): handle_aibot_answer,
 }
 
 
@@ -256,6 +264,7 @@ def create_standin_app(
     app.extensions["standin"] = state
     app.add_url_rule("/cgi-bin/<path:path>", "cgi", _cgi_view(state), methods=["GET", "POST"])
     _add_control_routes(app, state)
+    add_aibot_routes(app, state)
     return app
 
 

@@ -3,6 +3,8 @@
 What you type is encrypted and posted exactly as WeCom would post it; the bot's passive reply
 is decrypted and shown, and whatever the bot pushes through the API to you (cards included)
 is read back from the local WeCom stand-in. `/click N` presses button N of the last card.
+`/group` moves the chat into a group, where each line @-mentions the 智能机器人 through its own
+encrypted callback; answers posted later to the response_url are read back from the stand-in.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from bot.standin.platform import WeComPlatform
 HELP = """命令：直接输入文字与机器人对话（如「帮助」「我是谁」「绑定 统一社会信用代码 姓名」）
   /click N    点击最近一张卡片的第 N 个按钮
   /as 账号    换一个人说话（如 /as gxj_zhou 、/as leader_wang 、/as admin）
+  /group [群] 到群聊里 @政企直通车（智能机器人）说话；卡片仍发到应用单聊
+  /single     回到与应用的单聊
   /quit       退出"""
+DEMO_GROUP = "wrDemoGroupXianFGJ"  # a made-up chat id for the demo's group
 
 
 @dataclass
@@ -36,14 +41,28 @@ class ChatSession:
     last_card: dict[str, Any] | None = None
     seen: dict[str, int] = field(default_factory=dict)  # last stand-in seq shown, per user
     lock: threading.Lock = field(default_factory=threading.Lock)
+    group: str | None = None  # the group chat id while speaking in a group
+    seen_chat: int = 0  # last stand-in seq of a group answer shown
 
     def say(self, text: str) -> None:
         """Send a text as the current user and show the passive reply."""
+        if self.group:
+            self._say_in_group(text)
+            return
         delivery = self.platform.send_text(self.user, text)
         if delivery.status != 200:
             self.show(f"[webhook answered HTTP {delivery.status}: {delivery.body[:200]!r}]")
         elif delivery.reply:
             self.show(f"机器人：{_passive_text(delivery.reply)}")
+
+    def _say_in_group(self, text: str) -> None:
+        """@-mention the AI bot in the current group and show its passive stream."""
+        assert self.group is not None
+        delivery = self.platform.group_say(self.user, self.group, text)
+        if delivery.status != 200:
+            self.show(f"[webhook answered HTTP {delivery.status}: {delivery.body[:200]!r}]")
+        elif delivery.text:
+            self.show(f"政企直通车（群）：{delivery.text}")
 
     def click(self, number: int) -> None:
         """Press button `number` (1-based) of the last card shown."""
@@ -75,6 +94,21 @@ class ChatSession:
                 self.show(render_pushed(message))
                 if message.get("response_code"):
                     self.last_card = message
+            self._poll_group()
+
+    def _poll_group(self) -> None:
+        """Show what the current group received since last time (answers via response_url, webhooks)."""
+        if not self.group:
+            return
+        params = {"chatid": self.group, "since": str(self.seen_chat)}
+        url = f"{self.standin_url}/_standin/chats"
+        try:
+            found = requests.get(url, params=params, timeout=3).json()["chats"]
+        except (requests.RequestException, ValueError, KeyError):
+            return
+        for entry in found:
+            self.seen_chat = max(self.seen_chat, entry["seq"])
+            self.show(f"政企直通车（群，稍后）：{entry['content']}")
 
 
 def _passive_text(xml: str) -> str:
@@ -114,6 +148,9 @@ def run_chat(settings: Settings, *, user: str, web_url: str, standin_url: str) -
         token=settings.wecom_token,
         aes_key=settings.wecom_aes_key,
         agent_id=settings.wecom_agent_id,
+        aibot_token=settings.aibot_token or None,
+        aibot_aes_key=settings.aibot_aes_key or None,
+        standin_url=standin_url,
     )
     chat = ChatSession(platform, standin_url.rstrip("/"), user)
     stop = threading.Event()
@@ -151,6 +188,11 @@ def _command(chat: ChatSession, line: str) -> None:
         chat.user = line[4:].strip()
         print(f"现在您是 {chat.user}。")
         chat.poll()  # what the bot pushed to this person while you were someone else
+    elif line.startswith("/group"):
+        _enter_group(chat, line[6:].strip() or DEMO_GROUP)
+    elif line == "/single":
+        chat.group = None
+        print("回到与应用的单聊。")
     elif line.startswith("/click"):
         arg = line[6:].strip()
         chat.click(int(arg) if arg.isdigit() else 0)
@@ -161,3 +203,12 @@ def _command(chat: ChatSession, line: str) -> None:
             chat.say(line)
         except requests.RequestException as exc:
             print(f"[连接机器人失败：{exc}]")
+
+
+def _enter_group(chat: ChatSession, chatid: str) -> None:
+    """Speak in group `chatid` from now on (answers the group got earlier are not replayed)."""
+    if not chat.platform.standin_url:
+        print("需要本地 WeCom 替身才能模拟群聊。")
+        return
+    chat.group = chatid
+    print(f"现在您在群 {chatid} 里说话（每句话都会 @政企直通车）。/single 回到单聊。")

@@ -13,6 +13,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from bot.settings import DEMO_CORP_ID, DEMO_SECRET
+from bot.standin.aibot import RESPONSE_URL_SECONDS, chat_entries, response_path
 from bot.standin.api import StandinState, create_standin_app, standin_state
 
 
@@ -127,6 +128,28 @@ class StandinServer:
         """Card updates accepted."""
         with self.state.lock:
             return list(self.state.updates)
+
+    def issue_response_url(self, chatid: str, userid: str, msgid: str) -> str:
+        """A fresh AI-bot response_url for one message, as WeCom puts in the callback."""
+        with self.state.lock:
+            code = self.state.new_aibot_code(chatid, userid, msgid)
+        return self.url + response_path(code)
+
+    def group_chat(self, chatid: str | None = None, since: int = 0) -> list[dict[str, Any]]:
+        """What a chat received: AI-bot answers (response_url) and 群机器人 sends of bound keys."""
+        with self.state.lock:
+            return chat_entries(self.state, chatid, since)
+
+    def bind_group(self, webhook_key: str, chatid: str) -> None:
+        """Show the 群机器人 sends of `webhook_key` in the log of chat `chatid`."""
+        with self.state.lock:
+            self.state.webhook_chats[webhook_key] = chatid
+
+    def expire_response_urls(self) -> None:
+        """Age every issued response_url past its hour (as if the answer came too late)."""
+        with self.state.lock:
+            for entry in self.state.aibot_codes.values():
+                entry["at"] -= RESPONSE_URL_SECONDS + 1
 
     def calls(self, path: str) -> int:
         """How many requests reached `path` (e.g. "gettoken")."""

@@ -72,6 +72,9 @@ class StandinState:
         self.task_ids: set[str] = set()
         self.response_codes: dict[str, dict[str, Any]] = {}
         self.group_windows: dict[str, deque[float]] = {}
+        self.aibot_codes: dict[str, dict[str, Any]] = {}  # AI-bot response_code -> its message
+        self.chat_log: list[dict[str, Any]] = []  # answers posted to response_urls
+        self.webhook_chats: dict[str, str] = {}  # 群机器人 key -> the chat id of its group
 
     def next_seq(self) -> int:
         """The next sequence number of a recorded delivery."""
@@ -108,6 +111,13 @@ class StandinState:
         """A response_code usable once, within 72 h, for one card (and one user when clicked)."""
         code = "rc-" + secrets.token_hex(16)
         self.response_codes[code] = {"msgid": msgid, "user": user, "used": False, "at": time.monotonic()}
+        return code
+
+    def new_aibot_code(self, chatid: str, userid: str, msgid: str) -> str:
+        """A response_code for one AI-bot message: one answer, within an hour."""
+        code = "arc-" + secrets.token_hex(16)
+        entry = {"chatid": chatid, "userid": userid, "msgid": msgid, "used": False, "at": time.monotonic()}
+        self.aibot_codes[code] = entry
         return code
 
     def take_fault(self, path: str) -> Any:

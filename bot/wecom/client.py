@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -39,7 +40,8 @@ TOKEN_FATAL_CODES = frozenset({40001})  # bad corpsecret: a new token will not h
 TRANSIENT_CODES = frozenset({-1})  # 系统繁忙
 MEDIA_TYPES = frozenset({"image", "voice", "video", "file"})
 
-_SECRET_PARAM = re.compile(r"(access_token|corpsecret|key)=[^&\s'\"]+")
+# response_code: an AI-bot response_url is a bearer credential for one answer in a group.
+_SECRET_PARAM = re.compile(r"(access_token|corpsecret|key|response_code)=[^&\s'\"]+")
 
 # Compare-and-delete, so a process never deletes a token or lock another process just stored.
 _DELETE_IF_EQUAL = """
@@ -212,6 +214,15 @@ class WeComClient:
         result = self._request("POST", "webhook/send", params={"key": webhook_key}, json_body=body)
         return self._checked(result)
 
+    def post_response_url(self, response_url: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST an AI-bot answer to a message's response_url (good once, for an hour; no token)."""
+        # The url came inside a signed callback; still, only ever post to the WeCom API's own host,
+        # so a forged or garbled url cannot make us call into the local network.
+        if _origin(response_url) != _origin(self._api_base):
+            raise Permanent(None, "response_url is not on the WeCom API host")
+        result = self._request("POST", "aibot/response", params={}, json_body=body, url=response_url)
+        return self._checked(result)
+
     def upload_media(self, path: str | Path, media_type: str = "file") -> str:
         """Upload a temporary media file (valid 3 days) and return its media_id."""
         if media_type not in MEDIA_TYPES:
@@ -295,8 +306,13 @@ class WeComClient:
         params: dict[str, str],
         json_body: dict[str, Any] | None = None,
         files: dict[str, Any] | None = None,
+        url: str | None = None,
     ) -> dict[str, Any]:
-        """One HTTP round trip, decoded; HTTP and network failures become WeComError."""
+        """One HTTP round trip, decoded; HTTP and network failures become WeComError.
+
+        `endpoint` names the call in errors; `url`, when given, is called instead of the API base
+        plus `endpoint` (a response_url), and never appears in an error.
+        """
         headers: dict[str, str] = {}
         data: bytes | None = None
         if json_body is not None:
@@ -306,7 +322,7 @@ class WeComClient:
         try:
             response = self._http.request(
                 method,
-                self._api_base + endpoint,
+                url or self._api_base + endpoint,
                 params=params,
                 data=data,
                 files=files,
@@ -346,6 +362,12 @@ def _decode(endpoint: str, response: requests.Response) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise Transient(None, f"{endpoint}: response is not a JSON object")
     return result
+
+
+def _origin(url: str) -> tuple[str, str]:
+    """(scheme, host:port) of a url, lowercased, for same-host checks."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _media_files(path: str | Path) -> dict[str, Any]:

@@ -8,10 +8,12 @@ we raise ValueError naming the limit; where the platform itself truncates (texts
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from bot.replies import (
+    BotAnswer,
     Button,
     CardUpdate,
     File,
@@ -55,6 +57,10 @@ APP_MARKDOWN_BYTES = 2048
 PASSIVE_TEXT_BYTES = 2048
 GROUP_TEXT_BYTES = 2048
 GROUP_MARKDOWN_BYTES = 4096
+# 智能机器人: the docs give no byte limit for stream or response_url markdown; assumed to be the
+# 群机器人's 4096, which keeps us on the safe side of whatever the real one is.
+AIBOT_MARKDOWN_BYTES = 4096
+AIBOT_WELCOME_BYTES = 2048
 
 
 # ---------------------------------------------------------------- helpers
@@ -393,3 +399,30 @@ def markdown_to_text(content: str) -> str:
     text = _LINK.sub(r"\1 \2", text)
     text = _HEADING.sub("", text)
     return _BOLD.sub(r"\1", text)
+
+
+# ---------------------------------------------------------------- 智能机器人 (AI bot) replies (JSON)
+
+
+def render_aibot_passive(reply: Reply, stream_id: str, *, welcome: bool = False) -> str | None:
+    """Plaintext JSON of a passive AI-bot reply (encrypt it); None means "nothing passive".
+
+    A user message is answered with one finished stream message (markdown); the enter_chat event
+    only takes a plain text welcome.
+    """
+    if not isinstance(reply, Text | Markdown):
+        return None
+    if welcome:
+        text = reply.content if isinstance(reply, Text) else markdown_to_text(reply.content)
+        welcome_text = truncate_bytes(text, AIBOT_WELCOME_BYTES)
+        body: dict[str, Any] = {"msgtype": "text", "text": {"content": welcome_text}}
+    else:
+        content = truncate_bytes(reply.content, AIBOT_MARKDOWN_BYTES)
+        body = {"msgtype": "stream", "stream": {"id": stream_id, "finish": True, "content": content}}
+    return json.dumps(body, ensure_ascii=False)
+
+
+def render_bot_answer(answer: BotAnswer) -> dict[str, Any]:
+    """The JSON body posted to a message's response_url: one markdown message."""
+    content = truncate_bytes(answer.content, AIBOT_MARKDOWN_BYTES)
+    return {"msgtype": "markdown", "markdown": {"content": content}}
