@@ -8,6 +8,7 @@ from handlers.inspections.lenient import router as lenient_router
 from handlers.onboarding import router as onboarding_router
 from handlers.policies.chat import router as policies_router
 from handlers.projects.chat import router as projects_router
+from handlers.projects.supervision_chat import router as supervision_router
 
 ALL_ROUTERS = [
     core_router,
@@ -18,4 +19,5 @@ ALL_ROUTERS = [
     lenient_router,
     policies_router,
     projects_router,
+    supervision_router,
 ]

@@ -9,6 +9,8 @@ from bot.db import session_scope
 from bot.outbox import OutboxWriter
 from handlers.projects.prompts import Outgoing, monthly_due, weekly_due
 from handlers.projects.rules import rules_from
+from handlers.projects.supervision import draft_for_week
+from handlers.projects.supervision_cards import announce_drafts
 from jobs.runtime import current
 
 
@@ -17,8 +19,11 @@ def sweep() -> int:
     rt = current()
     rules = rules_from(rt.settings)
     with session_scope(rt.session_factory) as session:
-        due, _escalated = weekly_due(session, rt.clock.now(), rules)
-        rows = _queue(OutboxWriter(session, rt.clock), due)
+        due, escalated = weekly_due(session, rt.clock.now(), rules)
+        outbox = OutboxWriter(session, rt.clock)
+        for cycle in escalated:  # the week is closed: lagging or silent projects get a draft 督办卡
+            announce_drafts(session, outbox, draft_for_week(session, cycle.week, rules, rt.clock.now()))
+        rows = _queue(outbox, due)
     rt.enqueue_rows(rows)
     return len(due)
 

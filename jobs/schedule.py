@@ -43,6 +43,7 @@ SCHEDULE: list[Periodic] = [
     Periodic("order-alarms", "*/5 * * * *", "jobs.orders.sweep"),
     Periodic("quiet-day-reminders", "0 16 * * *", "jobs.inspections.remind"),  # the afternoon before
     Periodic("policy-pushes", "30 9 * * *", "jobs.policies.push"),  # policies whose day has come
+    Periodic("supervision-reminders", "5 9 * * *", "jobs.supervision.remind"),  # 督办卡 due or overdue
     Periodic("project-weekly", "*/5 * * * *", "jobs.projects.sweep"),  # prompts at ZTC_PROJECT_PROMPT_TIME
     Periodic("project-monthly", "20 9 * * *", "jobs.projects.monthly"),  # 月汇报 reminders, late lists
 ]

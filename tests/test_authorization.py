@@ -22,7 +22,7 @@ from handlers import ALL_ROUTERS
 from handlers.complaints.models import WorkOrder
 from handlers.inspections.models import Inspection
 from handlers.policies.models import ProfileValue
-from handlers.projects.models import MonthlyReport, WeeklyReport
+from handlers.projects.models import MonthlyReport, SupervisionCard, WeeklyReport
 from tests import authz
 from tests.authz import (
     ADMIN,
@@ -78,6 +78,11 @@ class Row:
 
 def say(name: str, text: str, allowed: frozenset[str] | set[str], ok: str, **kw) -> Row:
     return Row(name, text, frozenset(allowed), ok, **kw)
+
+
+def _card(status: str) -> Effect:
+    """The 督办卡 reached `status`."""
+    return becomes(lambda card: card.status == status)
 
 
 def click(key: str, allowed: frozenset[str] | set[str], ok: str, name: str = "", **kw) -> Row:
@@ -188,6 +193,24 @@ TABLE = [
         effect=adds(MonthlyReport)),
     say("projects", "我的项目", {DEPT, OTHER_DEPT, LEADER, ADMIN}, "重点项目（|名下没有重点项目"),
     say("project", "项目 XM001", {DEPT, LEADER, ADMIN}, "包抓县领导"),
+    # --- 督办卡/批示卡: the project's leader (or an admin) issues and clears; the department answers
+    say("sv-list", "督办", {DEPT, OTHER_DEPT, LEADER, ADMIN}, "督办卡|没有需要您处理", setup=s.issued_card),
+    say("sv-issue", "签发 {card}", {LEADER, ADMIN}, "已签发", setup=s.drafted_card, effect=_card("issued")),
+    say("sv-dismiss", "不签发 {card} 已另行安排", {LEADER, ADMIN}, "未签发，已存档", setup=s.drafted_card,
+        effect=_card("dismissed")),
+    say("sv-answer", "反馈 {card} 已协调劳务公司补充工人", {DEPT}, "已反馈", setup=s.issued_card,
+        effect=_card("answered")),
+    say("sv-clear", "销号 {card}", {LEADER, ADMIN}, "已销号", setup=s.answered_card, effect=_card("cleared")),
+    say("sv-back", "退回督办 {card} 措施不具体", {LEADER, ADMIN}, "已退回", setup=s.answered_card,
+        effect=_card("issued")),
+    say("sv-assign", "交办 县发改局 牵头研究园区用地问题 12月4日", {LEADER}, "已交办",
+        effect=adds(SupervisionCard, kind="instruct")),
+    click("sv:issue:{card}:{v}", {LEADER, ADMIN}, "已签发", setup=s.drafted_card, effect=_card("issued")),
+    click("sv:dismiss:{card}:{v}", {LEADER, ADMIN}, "未签发，已存档", setup=s.drafted_card,
+          effect=_card("dismissed")),
+    click("sv:clear:{card}:{v}", {LEADER, ADMIN}, "已销号", setup=s.answered_card, effect=_card("cleared")),
+    click("sv:back:{card}:{v}", {LEADER, ADMIN}, "已退回", setup=s.answered_card, then="措施不具体",
+          effect=_card("issued")),
 ]  # fmt: skip
 DISPATCHER = Dispatcher(ALL_ROUTERS)
 PREFIXES = [a.prefix for r in ALL_ROUTERS for a in r.card_actions]

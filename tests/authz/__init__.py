@@ -27,6 +27,9 @@ from handlers.policies.catalog import publish
 from handlers.policies.catalog_reading import read_catalog
 from handlers.policies.models import PolicyPush
 from handlers.policies.profile import set_value
+from handlers.projects import supervision
+from handlers.projects.models import Project, SupervisionCard, WeeklyReport
+from handlers.projects.rules import ProjectRules
 from tests import builders
 from tests.conftest import T0
 from tests.policies.samples import HIGH_TECH
@@ -183,6 +186,33 @@ def pending_binding(session: Session) -> Values:
     uscc = firm(session).uscc
     member = request_binding(session, userid="zhou_min", person=None, code=uscc, name="周敏", now=T0).member
     return {"member": member.id, "_obj": (EnterpriseMember, member.id)}
+
+
+def _card(card: SupervisionCard) -> Values:
+    return {"card": card.number, "v": card.version, "_obj": (SupervisionCard, card.id)}
+
+
+def drafted_card(session: Session) -> Values:
+    """XM001 reported 黄 two weeks running: a 督办卡 awaits the leader's 签发 (to 县市场监管局)."""
+    project = session.scalars(select(Project).where(Project.code == PROJECT)).one()
+    lead = person(session, "scjg_wang")
+    for week in (date(2026, 11, 9), date(2026, 11, 16)):
+        report = WeeklyReport(project=project, week=week, colour="yellow", invested_yuan=0, progress="停工",
+                              reporter=lead, channel="wecom", reported_at=T0)  # fmt: skip
+        session.add(report)
+    session.flush()
+    [card] = supervision.draft_for_week(session, date(2026, 11, 16), ProjectRules(), T0)
+    return _card(card)
+
+
+def issued_card(session: Session) -> Values:
+    number = drafted_card(session)["card"]
+    return _card(supervision.issue(session, person(session, USERS[LEADER]), number, T0))
+
+
+def answered_card(session: Session) -> Values:
+    number = issued_card(session)["card"]
+    return _card(supervision.answer(session, person(session, "scjg_wang"), number, "已复工", T0))
 
 
 # --- effects: what an allowed action must have changed -------------------------------------------

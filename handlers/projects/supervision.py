@@ -1,0 +1,721 @@
+"""督办卡 and 批示卡 as services: drafted from a project's weekly colours or given by a leader's 交办,
+then 签发, 反馈 and 销号 (or 退回), each one conditional UPDATE on the card's status and version.
+
+Who may do what:
+- the card's leader, or an admin, 签发 / 不签发 a draft and 销号 / 退回督办 an answered card;
+- the assignee, or any official of the card's department (责任单位), answers (反馈): a colleague
+  may answer for an assignee who is away, and a 批示卡 to a department without a head has no
+  assignee at all, so its officials answer;
+- drafts are seen only by the leader (and admins); officials see a card once it is issued.
+
+Each service raises NotFound / NotAllowed / Invalid / Conflict with the sentence to show, writes
+the audit row, and returns the card; supervision_chat.py tells the people concerned.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.audit import record
+from bot.clock import as_utc, local
+from bot.directory import heads_of, leaders_for, officials_of, people_with_role
+from bot.errors import Conflict, Invalid, NotAllowed, NotFound
+from bot.models import Department, Person, Role
+from bot.numbering import insert_numbered
+from bot.workdays import is_working_day, next_working_day
+from handlers.complaints.parsing import parse_until
+from handlers.complaints.queries import find_department
+from handlers.complaints.register import required_text
+from handlers.inspections.dates import parse_day
+from handlers.projects.cycle import day_label, monday_of
+from handlers.projects.models import (
+    COLOUR_MEANINGS,
+    OPEN_CARD_STATUSES,
+    CardKind,
+    CardStatus,
+    Colour,
+    Project,
+    SupervisionCard,
+    WeeklyReport,
+)
+from handlers.projects.rules import ProjectRules
+
+LETTER = "D"
+DUE_WORKING_DAYS = 5  # a 督办卡 gives at least this many working days after 签发
+STREAK = "streak:"  # trigger of a drafted card: "streak:<Monday of the last week>"
+LAGGING = (Colour.YELLOW, Colour.RED)
+MAX_MATTER = 500
+MAX_ANSWER = 1000
+MAX_AHEAD_DAYS = 366
+BUSY = "正在生成其他督办卡，请稍后再试。"
+_NUMBER = re.compile(r"^D?(\d{4})[-_]?(\d{1,6})$")
+_SPAN = re.compile(r"^\d{1,3}(?:\.\d)?(?:天|日|小时|个小时|h)$")
+_WORKDAYS = re.compile(r"^(\d{1,3})个?工作日$")
+_SPACES = re.compile(r"\s+")
+
+
+# ---------------------------------------------------------------- finding cards
+
+
+def parse_card_number(text: str) -> str:
+    """「d2611-1」「D26110001」「Ｄ２６１１－０００１」 → 「D2611-0001」."""
+    raw = _SPACES.sub("", unicodedata.normalize("NFKC", text)).upper()
+    match = _NUMBER.match(raw)
+    if match is None:
+        raise Invalid(f"「{text.strip() or '（空）'}」不是督办卡编号，编号形如 D2611-0001。")
+    return f"{LETTER}{match.group(1)}-{int(match.group(2)):04d}"
+
+
+def get_card(session: Session, number: str) -> SupervisionCard:
+    """The card with this number (typed loosely), or NotFound."""
+    canonical = parse_card_number(number)
+    card = session.scalar(select(SupervisionCard).where(SupervisionCard.number == canonical))
+    if card is None:
+        raise NotFound(f"没有找到编号为 {canonical} 的督办卡或批示卡，请发送「督办」查看您的卡片。")
+    return card
+
+
+def card_name(card: SupervisionCard) -> str:
+    """「督办卡 D2611-0001」 or 「批示卡 D2611-0002」."""
+    return f"{card.kind_enum.label} {card.number}"
+
+
+def is_decider(card: SupervisionCard, person: Person) -> bool:
+    """The card's leader, or an admin."""
+    return person.role_enum is Role.ADMIN or card.leader_id == person.id
+
+
+def is_answerer(card: SupervisionCard, person: Person) -> bool:
+    """The assignee, or an official of the card's department."""
+    if card.assignee_id == person.id:
+        return True
+    official = person.role_enum is Role.OFFICIAL and person.department_id is not None
+    return official and person.department_id == card.department_id
+
+
+def deciders(session: Session, card: SupervisionCard) -> list[Person]:
+    """Who 签发s and 销号s: the card's leader, or the admins when it has none (or he left)."""
+    if card.leader is not None and card.leader.active:
+        return [card.leader]
+    return people_with_role(session, Role.ADMIN)
+
+
+def answerers(session: Session, card: SupervisionCard) -> list[Person]:
+    """Who must answer: the assignee, or every official of the department when there is none."""
+    if card.assignee is not None and card.assignee.active:
+        return [card.assignee]
+    return officials_of(session, card.department_id) if card.department_id is not None else []
+
+
+def require_viewer(card: SupervisionCard, person: Person) -> None:
+    """Leaders and admins see every card; officials those they answer, once issued."""
+    if person.role_enum in (Role.LEADER, Role.ADMIN):
+        return
+    if not is_answerer(card, person):
+        raise NotAllowed(f"{card_name(card)} 不是交给您或您所在部门办理的，您不能查看。")
+    if card.status_enum in (CardStatus.DRAFT, CardStatus.DISMISSED):
+        raise NotAllowed(f"{card_name(card)} 尚未签发。")
+
+
+# ---------------------------------------------------------------- dates
+
+
+def working_days_after(day: date, count: int) -> date:
+    """The `count`-th working day after `day`."""
+    for _ in range(count):
+        day = next_working_day(day)
+    return day
+
+
+def local_today(now: datetime) -> date:
+    """The county's date at `now`."""
+    return local(as_utc(now)).date()
+
+
+def parse_deadline(text: str, now: datetime) -> date:
+    """A 期限 as leaders type it: 12月5日, 2026-12-05, 明天, 下周五, 5天, 3个工作日 (「前」 allowed)."""
+    raw = _SPACES.sub("", unicodedata.normalize("NFKC", text)).removesuffix("之前").removesuffix("前")
+    today = local_today(now)
+    if match := _WORKDAYS.match(raw):
+        return _within_reach(working_days_after(today, int(match.group(1))), today)
+    if _SPAN.match(raw):
+        moment, _ = parse_until(raw, now)
+        return _within_reach(local_today(moment), today)
+    try:
+        return parse_day(raw, today)
+    except Invalid as exc:
+        # parse_day speaks of inspections; the rule it explains is the same for a 期限.
+        message = exc.message.replace("检查日期", "期限")
+        hint = "也可以写「5天」「3个工作日」。" if "例如" in message else ""
+        raise Invalid(message + hint) from exc
+
+
+def _within_reach(day: date, today: date) -> date:
+    """The day, unless it is more than a year ahead."""
+    if (day - today).days > MAX_AHEAD_DAYS:
+        raise Invalid(
+            f"期限（{day:%Y-%m-%d}）太远了，最多一年（最晚{today + timedelta(MAX_AHEAD_DAYS):%Y-%m-%d}）。"
+        )
+    return day
+
+
+# ---------------------------------------------------------------- drafting from the weekly colours
+
+
+@dataclass(frozen=True)
+class WeekMark:
+    """One week of a streak: the current report's colour, or None when nothing was reported."""
+
+    week: date
+    report: WeeklyReport | None
+
+    @property
+    def colour(self) -> Colour | None:
+        """The reported colour, None when unreported."""
+        return self.report.colour_enum if self.report else None
+
+    @property
+    def lagging(self) -> bool:
+        """黄, 红 or unreported."""
+        return self.colour is None or self.colour in LAGGING
+
+    @property
+    def label(self) -> str:
+        """「11月16日当周 黄（滞后）」 or 「11月16日当周 未报送」."""
+        colour = self.colour
+        mark = f"{colour.label}（{COLOUR_MEANINGS[colour]}）" if colour else "未报送"
+        return f"{day_label(self.week)}当周 {mark}"
+
+
+def draft_for_week(session: Session, week: date, rules: ProjectRules, now: datetime) -> list[SupervisionCard]:
+    """Draft a 督办卡 for every project 黄/红/unreported `supervise_weeks` weeks in a row up to `week`.
+
+    Idempotent: a project with a draft or open 督办卡 is skipped, and a streak must start after
+    the week of the project's last drafted card, so a rerun (or next week's run while the same
+    streak goes on) drafts nothing new. Returns the cards drafted now.
+    """
+    week = monday_of(week)
+    window = [week - timedelta(weeks=n) for n in reversed(range(rules.supervise_weeks))]
+    projects = list(session.scalars(select(Project).where(Project.active.is_(True)).order_by(Project.code)))
+    reports = _current_reports(session, [p.id for p in projects], window)
+    busy, last_streak = _earlier_cards(session, [p.id for p in projects])
+    drafted = []
+    for project in projects:
+        if project.id in busy or window[0] <= last_streak.get(project.id, date.min):
+            continue
+        marks = [WeekMark(w, reports.get((project.id, w))) for w in window]
+        if not all(m.report or _existed_in(project, m.week) for m in marks):
+            continue  # a new project is not 'unreported' for weeks before it was registered
+        if all(m.lagging for m in marks):
+            drafted.append(_draft(session, project, marks, now))
+    return drafted
+
+
+def _current_reports(
+    session: Session, project_ids: list[int], weeks: list[date]
+) -> dict[tuple[int, date], WeeklyReport]:
+    """The current (not replaced) report of each project and week, in one query."""
+    if not project_ids:
+        return {}
+    query = select(WeeklyReport).where(
+        WeeklyReport.project_id.in_(project_ids),
+        WeeklyReport.week.in_(weeks),
+        WeeklyReport.replaced_at.is_(None),
+    )
+    return {(r.project_id, r.week): r for r in session.scalars(query)}
+
+
+def _earlier_cards(session: Session, project_ids: list[int]) -> tuple[set[int], dict[int, date]]:
+    """Projects with a draft or open 督办卡, and each project's last drafted streak week."""
+    query = select(SupervisionCard.project_id, SupervisionCard.status, SupervisionCard.trigger).where(
+        SupervisionCard.kind == CardKind.SUPERVISE.value, SupervisionCard.project_id.in_(project_ids)
+    )
+    running = {CardStatus.DRAFT.value, *(s.value for s in OPEN_CARD_STATUSES)}
+    busy: set[int] = set()
+    last: dict[int, date] = {}
+    for project_id, status, trigger in session.execute(query):
+        if project_id is None:
+            continue  # the query asks for projects' cards; this keeps the types honest
+        if status in running:
+            busy.add(project_id)
+        if trigger.startswith(STREAK):
+            week = date.fromisoformat(trigger.removeprefix(STREAK))
+            last[project_id] = max(week, last.get(project_id, date.min))
+    return busy, last
+
+
+def _existed_in(project: Project, week: date) -> bool:
+    """Whether the project was registered by the end of `week`."""
+    return local_today(project.created_at) <= week + timedelta(days=6)
+
+
+def _draft(session: Session, project: Project, marks: list[WeekMark], now: datetime) -> SupervisionCard:
+    """A new draft for one project's streak, numbered and audited."""
+    due = working_days_after(local_today(now), DUE_WORKING_DAYS)
+    reported = any(m.report for m in marks)
+    card = SupervisionCard(
+        kind=CardKind.SUPERVISE.value,
+        status=CardStatus.DRAFT.value,
+        project_id=project.id,
+        trigger=f"{STREAK}{marks[-1].week.isoformat()}",
+        problem=streak_problem(project, marks),
+        action=_action(due, reported),
+        leader=project_leader(session, project),
+        assignee=project_assignee(session, project),
+        department_id=project.department_id,
+        due_on=due,
+        drafted_at=now,
+    )
+    insert_numbered(session, card, SupervisionCard.number, LETTER, now, busy=BUSY)
+    _audit(session, card, "draft", None, now, "job", trigger=card.trigger)
+    return card
+
+
+def streak_problem(project: Project, marks: Sequence[WeekMark]) -> str:
+    """What the card says went wrong: the weeks and their colours, and the latest 存在问题."""
+    head = f"项目 {project.code} {project.name} 连续{len(marks)}周"
+    if not any(m.report for m in marks):
+        return f"{head}未报送进展（{'、'.join(day_label(m.week) + '当周' for m in marks)}）。"
+    text = f"{head}进展滞后{'或未报送' if any(m.report is None for m in marks) else ''}：" + "，".join(
+        m.label for m in marks
+    )
+    latest = next((m.report for m in reversed(marks) if m.report and m.report.problems.strip()), None)
+    return f"{text}。" + (f"最近报送的问题：{latest.problems.strip()}" if latest else "")
+
+
+def _action(due: date, reported: bool) -> str:
+    """办理要求: explain and fix a lag, or report what was never reported."""
+    if reported:
+        return f"请于{day_label(due)}前说明滞后原因、提出整改措施并反馈。"
+    return f"请于{day_label(due)}前补报项目进展、说明未报送原因并反馈。"
+
+
+def project_assignee(session: Session, project: Project) -> Person | None:
+    """The project's first 责任人; else the head of its responsible department."""
+    leads = project.leads
+    if leads:
+        return leads[0]
+    heads = heads_of(session, project.department_id)
+    return heads[0] if heads else None
+
+
+def project_leader(session: Session, project: Project) -> Person | None:
+    """The project's 包抓县领导; else the leader overseeing its department (any leader if none does)."""
+    if project.leader is not None and project.leader.active:
+        return project.leader
+    leaders = leaders_for(session, project.department_id)
+    return leaders[0] if leaders else None
+
+
+# ---------------------------------------------------------------- 交办: a 批示卡
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom a 批示卡 goes to: a person, or a department (its head, or all its officials)."""
+
+    department: Department | None
+    assignee: Person | None
+
+    @property
+    def label(self) -> str:
+        """「县工信局（周海涛）」, 「县工信局」 or 「吴晓燕」."""
+        if self.department is None:
+            return self.assignee.name if self.assignee else "—"
+        return self.department.name + (f"（{self.assignee.name}）" if self.assignee else "")
+
+
+def find_target(session: Session, text: str) -> Target:
+    """A department (code or name) or an official (name or userid) as a leader names it."""
+    raw = unicodedata.normalize("NFKC", text).strip()
+    if not raw:
+        raise Invalid("请写明交办给哪个部门或哪位干部。")
+    exact = session.scalar(
+        select(Department).where(or_(Department.code == raw.upper(), Department.name == raw))
+    )
+    if exact is not None:
+        return _department_target(session, exact)
+    people = list(
+        session.scalars(
+            select(Person)
+            .where(Person.active.is_(True), or_(Person.wecom_userid == raw, Person.name == raw))
+            .order_by(Person.id)
+        )
+    )
+    if people:
+        return _person_target(raw, people)
+    try:
+        return _department_target(session, find_department(session, raw))
+    except Invalid as exc:
+        raise Invalid(f"{exc.message}交办对象也可以是干部的姓名或账号。") from exc
+
+
+def _department_target(session: Session, department: Department) -> Target:
+    """A department's head, or (without one) its officials; refused if it has nobody."""
+    heads = heads_of(session, department.id)
+    if heads:
+        return Target(department, heads[0])
+    if not officials_of(session, department.id):
+        raise Invalid(f"{department.name}还没有登记干部，无法交办。请联系管理员导入人员名单。")
+    return Target(department, None)
+
+
+def _person_target(raw: str, people: list[Person]) -> Target:
+    """The one official among the people of that name or userid."""
+    officials = [p for p in people if p.role_enum is Role.OFFICIAL]
+    if not officials:
+        raise Invalid(f"「{raw}」是{people[0].role_enum.label}，批示卡只能交办给部门或干部。")
+    if len(officials) > 1:
+        listed = "、".join(
+            f"{p.name}（{p.department.name if p.department else '无部门'}，{p.wecom_userid}）"
+            for p in officials
+        )
+        raise Invalid(f"名为「{raw}」的干部有多位：{listed}，请写账号。")
+    return Target(officials[0].department, officials[0])
+
+
+def instruct(
+    session: Session,
+    leader: Person,
+    target: Target,
+    matter: str,
+    due_on: date,
+    now: datetime,
+    *,
+    project: Project | None = None,
+    channel: str = "wecom",
+) -> SupervisionCard:
+    """交办: a 批示卡, issued at once by the leader who gives it."""
+    matter = required_text(matter, "请写明交办事项。", MAX_MATTER)
+    card = SupervisionCard(
+        kind=CardKind.INSTRUCT.value,
+        status=CardStatus.ISSUED.value,
+        project_id=project.id if project else None,
+        trigger=f"instruct:{secrets.token_hex(8)}",  # each 交办 is its own cause
+        problem=matter,
+        action=f"请于{day_label(due_on)}前办理并反馈。",
+        leader=leader,
+        assignee=target.assignee,
+        department=target.department,
+        due_on=due_on,
+        drafted_at=now,
+        issued_at=now,
+    )
+    insert_numbered(session, card, SupervisionCard.number, LETTER, now, busy=BUSY)
+    _audit(session, card, "instruct", leader, now, channel, target=target.label, due_on=due_on.isoformat())
+    return card
+
+
+def project_named(session: Session, word: str) -> Project | None:
+    """The active project whose code is exactly `word` (any case), for 「交办 … XM-001 …」."""
+    code = unicodedata.normalize("NFKC", word).strip().upper()
+    return session.scalar(select(Project).where(func.upper(Project.code) == code, Project.active.is_(True)))
+
+
+# ---------------------------------------------------------------- the transitions
+
+
+def issue(
+    session: Session,
+    person: Person,
+    number: str,
+    now: datetime,
+    *,
+    expected_version: int | None = None,
+    channel: str = "wecom",
+) -> SupervisionCard:
+    """签发 a draft: the assignee gets at least DUE_WORKING_DAYS working days from now."""
+    card = card_for(session, person, number, expected_version, (CardStatus.DRAFT,), "签发", decider=True)
+    due = max(card.due_on, working_days_after(local_today(now), DUE_WORKING_DAYS))
+    action = card.action.replace(day_label(card.due_on), day_label(due))
+    _move(
+        session,
+        card,
+        CardStatus.DRAFT,
+        status=CardStatus.ISSUED.value,
+        issued_at=now,
+        due_on=due,
+        action=action,
+    )
+    _audit(session, card, "issue", person, now, channel, due_on=due.isoformat())
+    return card
+
+
+def dismiss(
+    session: Session,
+    person: Person,
+    number: str,
+    reason: str,
+    now: datetime,
+    *,
+    expected_version: int | None = None,
+    channel: str = "wecom",
+) -> SupervisionCard:
+    """不签发: the draft is set aside, with the leader's reason if he gave one."""
+    card = card_for(session, person, number, expected_version, (CardStatus.DRAFT,), "不签发", decider=True)
+    note = _optional(reason)
+    _move(session, card, CardStatus.DRAFT, status=CardStatus.DISMISSED.value, note=note)
+    _audit(session, card, "dismiss", person, now, channel, note=note)
+    return card
+
+
+def answer(
+    session: Session,
+    person: Person,
+    number: str,
+    text: str,
+    now: datetime,
+    *,
+    expected_version: int | None = None,
+    channel: str = "wecom",
+) -> SupervisionCard:
+    """反馈: the assignee (or a colleague of the department) reports what was done."""
+    card = card_for(session, person, number, expected_version, (CardStatus.ISSUED,), "反馈", decider=False)
+    body = required_text(text, f"请写明办理情况，例如：反馈 {card.number} 已协调解决，下周复工。", MAX_ANSWER)
+    _move(
+        session, card, CardStatus.ISSUED,
+        status=CardStatus.ANSWERED.value, answer=body, answered_at=now, answered_by_id=person.id,
+    )  # fmt: skip
+    _audit(session, card, "answer", person, now, channel, late=local_today(now) > card.due_on)
+    return card
+
+
+def clear(
+    session: Session,
+    person: Person,
+    number: str,
+    note: str,
+    now: datetime,
+    *,
+    expected_version: int | None = None,
+    channel: str = "wecom",
+) -> SupervisionCard:
+    """销号: the leader accepts the answer; the card is closed."""
+    card = card_for(session, person, number, expected_version, (CardStatus.ANSWERED,), "销号", decider=True)
+    opinion = _optional(note)
+    _move(session, card, CardStatus.ANSWERED, status=CardStatus.CLEARED.value, cleared_at=now, note=opinion)
+    _audit(session, card, "clear", person, now, channel, note=opinion)
+    return card
+
+
+def send_back(
+    session: Session,
+    person: Person,
+    number: str,
+    note: str,
+    now: datetime,
+    *,
+    expected_version: int | None = None,
+    channel: str = "wecom",
+) -> SupervisionCard:
+    """退回督办: the answer is not enough; the card is open again with the leader's 意见 (same 期限)."""
+    card = card_for(session, person, number, expected_version, (CardStatus.ANSWERED,), "退回", decider=True)
+    opinion = required_text(note, f"请写明退回意见，例如：退回督办 {card.number} 整改措施不具体。")
+    _move(session, card, CardStatus.ANSWERED, status=CardStatus.ISSUED.value, note=opinion)
+    _audit(session, card, "send_back", person, now, channel, note=opinion)
+    return card
+
+
+def _optional(text: str) -> str | None:
+    """A note that may be left out (None), checked for length when given."""
+    value = text.strip()
+    return required_text(value, "") if value else None
+
+
+def card_for(
+    session: Session,
+    person: Person,
+    number: str,
+    expected_version: int | None,
+    allowed: tuple[CardStatus, ...],
+    verb: str,
+    *,
+    decider: bool,
+) -> SupervisionCard:
+    """The card, if `person` may `verb` it and it is in an `allowed` status (and on the version shown)."""
+    card = get_card(session, number)
+    if decider and not is_decider(card, person):
+        who = f"县领导{card.leader.name}" if card.leader else "管理员"
+        raise NotAllowed(f"{card_name(card)} 由{who}{verb}，您不能{verb}。")
+    if not decider and not is_answerer(card, person):
+        raise NotAllowed(f"{card_name(card)} 交由{_answering(card)}办理，您不能{verb}。")
+    _check(card, expected_version, allowed, verb)
+    return card
+
+
+def _answering(card: SupervisionCard) -> str:
+    """「县发改局（刘科员）」: who answers the card, for refusals."""
+    if card.assignee and card.department:
+        return f"{card.department.name}（{card.assignee.name}）"
+    return card.department.name if card.department else (card.assignee.name if card.assignee else "—")
+
+
+def _check(
+    card: SupervisionCard, expected_version: int | None, allowed: tuple[CardStatus, ...], verb: str
+) -> None:
+    # A button carries the version it showed: a click on an older card is stale even if the status matches.
+    """Refuse a stale button or a card in the wrong status, naming the card."""
+    if expected_version is not None and expected_version != card.version:
+        raise Conflict(
+            f"这张卡片已过期：{card_name(card)} 已有变化，当前状态为「{card.status_enum.label}」。"
+            f"请发送「督办 {card.number}」查看最新情况。"
+        )
+    if card.status_enum in allowed:
+        return
+    if card.status_enum is CardStatus.ISSUED and verb in ("销号", "退回"):
+        raise Conflict(f"{card_name(card)} 尚未反馈，不能{verb}。")
+    if card.status_enum is CardStatus.ANSWERED and verb == "反馈":
+        raise Conflict(f"{card_name(card)} 已反馈，正等待县领导销号。")
+    raise Conflict(f"{card_name(card)} 当前状态为「{card.status_enum.label}」，不能{verb}。")
+
+
+def _move(session: Session, card: SupervisionCard, expected: CardStatus, **values: Any) -> None:
+    """Apply a change only if nobody changed the card since it was read."""
+    stmt = (
+        update(SupervisionCard)
+        .where(
+            SupervisionCard.id == card.id,
+            SupervisionCard.version == card.version,
+            SupervisionCard.status == expected.value,
+        )
+        .values(version=SupervisionCard.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(card)
+        raise Conflict(f"{card_name(card)} 刚刚已被他人处理，当前状态为「{card.status_enum.label}」。")
+    session.refresh(card)
+
+
+def _audit(
+    session: Session,
+    card: SupervisionCard,
+    action: str,
+    actor: Person | None,
+    now: datetime,
+    channel: str,
+    **data: Any,
+) -> None:
+    """The audit row of one change of a card."""
+    record(
+        session,
+        at=now,
+        actor=actor,
+        channel=channel,
+        action=f"supervision.{action}",
+        entity="supervision_card",
+        entity_id=card.number,
+        data={"kind": card.kind, "status": card.status, **{k: v for k, v in data.items() if v is not None}},
+    )
+
+
+# ---------------------------------------------------------------- lists
+
+
+RECENTLY_CLEARED = timedelta(days=30)
+SECTIONS = ("待签发", "已逾期", "办理中", "近30天已销号")
+
+
+def is_overdue(card: SupervisionCard, today: date) -> bool:
+    """Issued, not yet answered, and past its 期限 (the due day itself is still in time)."""
+    return card.status_enum is CardStatus.ISSUED and card.due_on < today
+
+
+def listing_for(session: Session, person: Person, now: datetime) -> list[tuple[str, list[SupervisionCard]]]:
+    """The cards a person deals with, in sections: drafts, overdue, open, recently cleared."""
+    query = select(SupervisionCard).where(_visible(person), _current(now))
+    cards = list(session.scalars(query.order_by(SupervisionCard.due_on, SupervisionCard.id)))
+    today = local_today(now)
+    sections: dict[str, list[SupervisionCard]] = {name: [] for name in SECTIONS}
+    for card in cards:
+        sections[_section(card, today)].append(card)
+    sections["近30天已销号"].sort(key=lambda c: as_utc(c.cleared_at or now), reverse=True)
+    return [(name, found) for name, found in sections.items() if found]
+
+
+def _visible(person: Person) -> Any:
+    """The cards a person's list covers: a leader's own, an official's or his department's, all for admins."""
+    if person.role_enum is Role.ADMIN:
+        return SupervisionCard.id.is_not(None)
+    if person.role_enum is Role.LEADER:
+        return SupervisionCard.leader_id == person.id
+    mine = [SupervisionCard.assignee_id == person.id]
+    if person.department_id is not None:
+        mine.append(SupervisionCard.department_id == person.department_id)
+    return or_(*mine) & SupervisionCard.status.not_in([CardStatus.DRAFT.value])
+
+
+def _current(now: datetime) -> Any:
+    """Drafts and open cards, and those cleared within RECENTLY_CLEARED."""
+    live = [CardStatus.DRAFT.value, *(s.value for s in OPEN_CARD_STATUSES)]
+    return or_(
+        SupervisionCard.status.in_(live),
+        (SupervisionCard.status == CardStatus.CLEARED.value)
+        & (SupervisionCard.cleared_at >= now - RECENTLY_CLEARED),
+    )
+
+
+def _section(card: SupervisionCard, today: date) -> str:
+    """Which section of the list a card falls in."""
+    status = card.status_enum
+    if status is CardStatus.DRAFT:
+        return "待签发"
+    if status is CardStatus.CLEARED:
+        return "近30天已销号"
+    return "已逾期" if is_overdue(card, today) else "办理中"
+
+
+# ---------------------------------------------------------------- reminders
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One message to one person, with the outbox key that makes it once-only."""
+
+    person: Person
+    card: SupervisionCard
+    kind: str  # "due" (due by the next working day), "overdue" (assignee), "overdue-leader"
+    key: str
+
+
+def due_reminders(session: Session, today: date) -> list[Reminder]:
+    """The reminders of a working day: cards due by the next working day, and overdue ones.
+
+    The assignee hears of an overdue card every working day, the leader once per issue (the key
+    holds the card's version, so a card 退回 and overdue again is reported again). Nothing on a rest day.
+    """
+    if not is_working_day(today):
+        return []
+    horizon = next_working_day(today)
+    query = select(SupervisionCard).where(
+        SupervisionCard.status == CardStatus.ISSUED.value, SupervisionCard.due_on <= horizon
+    )
+    found: list[Reminder] = []
+    for card in session.scalars(query.order_by(SupervisionCard.due_on, SupervisionCard.id)):
+        found.extend(_due_soon(session, card) if card.due_on > today else _overdue(session, card, today))
+    return found
+
+
+def _due_soon(session: Session, card: SupervisionCard) -> Iterable[Reminder]:
+    """The answerers of a card due by the next working day, once per due date."""
+    for person in answerers(session, card):
+        yield Reminder(person, card, "due", f"sv:{card.id}:due:{card.due_on.isoformat()}:{person.id}")
+
+
+def _overdue(session: Session, card: SupervisionCard, today: date) -> Iterable[Reminder]:
+    """The answerers of an overdue card (daily) and its leader (once per issue)."""
+    if card.due_on == today:
+        return  # due today: still in time, and yesterday's reminder said so
+    for person in answerers(session, card):
+        yield Reminder(person, card, "overdue", f"sv:{card.id}:overdue:{today.isoformat()}:{person.id}")
+    for person in deciders(session, card):
+        yield Reminder(person, card, "overdue-leader", f"sv:{card.id}:v{card.version}:overdue:{person.id}")
