@@ -105,7 +105,17 @@ def db_upgrade() -> None:
 @click.argument(
     "kind",
     type=click.Choice(
-        ["departments", "people", "enterprises", "routing", "lenient", "quiet-rules", "profiles", "policies"]
+        [
+            "departments",
+            "people",
+            "enterprises",
+            "routing",
+            "lenient",
+            "quiet-rules",
+            "profiles",
+            "policies",
+            "projects",
+        ]
     ),
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -130,6 +140,10 @@ def import_(kind: str, file: Path) -> None:
                 summary = _import_quiet_rules(session, file, rt)
             elif kind == "profiles":  # 政策匹配's enterprise profiles: values appended, not rows upserted
                 summary = _import_profiles(session, file, rt)
+            elif kind == "projects":  # 重点项目 belong to the projects feature
+                from handlers.projects.importing import import_projects_file
+
+                report = import_projects_file(session, file, clock=rt.clock)
             elif kind == "policies":  # the policy catalog: YAML, each example enterprise run first
                 from handlers.policies.catalog import import_policies_file
 
@@ -225,6 +239,35 @@ def policies_check(file: Path | None) -> None:
         click.echo(f"{len(specs)}条政策的{examples}个示例企业中，{len(problems)}个结果与预期不符。")
         sys.exit(1)
     click.echo(f"{len(specs)}条政策的{examples}个示例企业全部符合预期。")
+
+
+@main.group("export")
+def export_group() -> None:
+    """Exports as files (the 重点项目台账 …)."""
+
+
+@export_group.command("ledger")
+@click.option("--year", type=int, default=None, help="the year (default: this year)")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def export_ledger(year: int | None, file: Path) -> None:
+    """Write the 重点项目台账 as XLSX: 汇总, then one sheet per month up to this month."""
+    from bot.clock import local
+    from bot.db import session_scope
+    from bot.errors import Invalid
+    from handlers.projects.ledger import write_ledger
+
+    rt = _runtime()
+    today = local(rt.clock.now()).date()
+    try:
+        with session_scope(rt.session_factory) as session:
+            summary = write_ledger(session, file, year or today.year, today=today)
+    except Invalid as exc:
+        click.echo(exc.message, err=True)
+        sys.exit(1)
+    except OSError as exc:  # a missing folder, a file open in Excel
+        click.echo(f"无法写入 {file}：{exc.strerror or exc}", err=True)
+        sys.exit(1)
+    click.echo(f"已导出重点项目台账：{file}\n{summary.text()}")
 
 
 @main.command("seed-demo")

@@ -48,6 +48,7 @@ def seed(runtime: Runtime) -> str:
             lines.append(f"{kind}: 新增 {report.created}，更新 {report.updated}")
         more = import_file(session, "enterprises", DEMO_DIR / "enterprises_more.csv", clock=runtime.clock)
         lines.append(f"enterprises (more): 新增 {more.created}，更新 {more.updated}")
+        lines += _demo_projects(session, runtime.clock)
         routing = _demo_routing(categories)
         report = import_routing(session, routing, clock=runtime.clock, categories=categories)
         lines.append(f"routing: 新增 {report.created}，更新 {report.updated}")
@@ -61,6 +62,15 @@ def seed(runtime: Runtime) -> str:
         bound = _bind_demo_members(session, runtime.clock)
     lines.append(f"企业绑定: 新增 {bound}")
     return "\n".join(lines)
+
+
+def _demo_projects(session: Session, clock: Clock) -> list[str]:
+    """Import the demo's 重点项目; a line only when something changed (a re-seed stays as it was)."""
+    from handlers.projects.importing import import_projects_file
+
+    report = import_projects_file(session, DEMO_DIR / "projects.csv", clock=clock)
+    changed = report.created or report.updated
+    return [f"projects: 新增 {report.created}，更新 {report.updated}"] if changed else []
 
 
 def _demo_routing(categories: tuple[str, ...]) -> Table:
@@ -146,6 +156,8 @@ def demo_environment(settings: Settings, standin_port: int, redis_url: str) -> d
         WECOM_TOKEN=settings.wecom_token,
         WECOM_AES_KEY=settings.wecom_aes_key,
         WECOM_AGENT_ID=str(settings.wecom_agent_id),
+        AIBOT_TOKEN=settings.aibot_token,
+        AIBOT_AES_KEY=settings.aibot_aes_key,
         TZ=settings.tz,
     )
     return env
@@ -224,7 +236,7 @@ def _start_all(procs: Processes, port: int, standin_port: int) -> None:
 def _banner(port: int, standin_port: int, redis_url: str, database_url: str) -> str:
     return (
         "\n政企直通车 demo is running:\n"
-        f"  webhook      http://127.0.0.1:{port}/wecom/callback\n"
+        f"  webhook      http://127.0.0.1:{port}/wecom/callback (app), /wecom/aibot (智能机器人)\n"
         f"  WeCom 替身   http://127.0.0.1:{standin_port}/_standin/messages\n"
         f"  Redis        {redis_url}\n"
         f"  database     {database_url}\n"

@@ -8,6 +8,7 @@ from handlers.inspections.lenient import router as lenient_router
 from handlers.onboarding import router as onboarding_router
 from handlers.policies.chat import router as policies_router
 from handlers.projects.chat import router as projects_router
+from handlers.projects.ledger_chat import router as ledger_router
 from handlers.projects.supervision_chat import router as supervision_router
 
 ALL_ROUTERS = [
@@ -20,4 +21,5 @@ ALL_ROUTERS = [
     policies_router,
     projects_router,
     supervision_router,
+    ledger_router,
 ]

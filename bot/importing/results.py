@@ -42,6 +42,7 @@ KIND_LABELS = {
     "routing": "分派规则",
     "lenient": "免罚清单",
     "quiet-rules": "宁静日规则",
+    "projects": "重点项目",
 }
 
 
