@@ -21,9 +21,10 @@ def sweep() -> int:
     with session_scope(rt.session_factory) as session:
         due, escalated = weekly_due(session, rt.clock.now(), rules)
         outbox = OutboxWriter(session, rt.clock)
+        rows = _queue(outbox, due)
         for cycle in escalated:  # the week is closed: lagging or silent projects get a draft 督办卡
             announce_drafts(session, outbox, draft_for_week(session, cycle.week, rules, rt.clock.now()))
-        rows = _queue(outbox, due)
+        rows = outbox.scheduled()
     rt.enqueue_rows(rows)
     return len(due)
 

@@ -182,12 +182,15 @@ def web(runtime: Runtime) -> Iterator[str]:
 
 
 @pytest.fixture
-def platform(web: str, settings) -> WeComPlatform:
-    """WeCom itself, posting encrypted callbacks to our webhook."""
+def platform(web: str, settings, standin: StandinServer) -> WeComPlatform:
+    """WeCom itself, posting encrypted callbacks to our webhook (the app's and the AI bot's)."""
     return WeComPlatform(
         callback_url=f"{web}/wecom/callback",
         corp_id=settings.wecom_corp_id,
         token=settings.wecom_token,
         aes_key=settings.wecom_aes_key,
         agent_id=settings.wecom_agent_id,
+        aibot_token=settings.aibot_token,
+        aibot_aes_key=settings.aibot_aes_key,
+        standin_url=standin.url,
     )

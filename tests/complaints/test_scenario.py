@@ -20,10 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from defusedxml.ElementTree import fromstring
 from rq import SimpleWorker
 from sqlalchemy import select
 
@@ -31,7 +29,7 @@ from bot.clock import FixedClock
 from bot.models import OutboxMessage, Oversight, Person, Role
 from bot.outbox import LEASE, SWEEP_GRACE
 from bot.runtime import Runtime
-from bot.standin.platform import Delivery, WeComPlatform
+from bot.standin.platform import WeComPlatform
 from bot.standin.server import StandinServer
 from handlers.complaints import queries
 from handlers.complaints.figures import DepartmentFigures, Rate, department_figures
@@ -43,6 +41,7 @@ from jobs import runtime as job_runtime
 from tests import builders
 from tests.complaints.conftest import County
 from tests.conftest import T0, run_jobs
+from tests.stories import passive_text, reads, summary
 
 H = timedelta(hours=1)
 NUMBER = "S2611-0001"
@@ -88,36 +87,6 @@ class Story:
         for message in fresh:
             received.setdefault(message["touser"], []).append(summary(message))
         return received
-
-
-def summary(message: dict[str, Any]) -> str:
-    """One delivered message as a person reads it first: a card's title, or a text."""
-    if message["msgtype"] == "template_card":
-        return "card: " + message["body"]["template_card"]["main_title"]["title"]
-    if message["msgtype"] == "text":
-        return "text: " + message["body"]["text"]["content"]
-    return message["msgtype"]
-
-
-def reads(got: dict[str, list[str]], expected: dict[str, list[str]]) -> None:
-    """Each person read exactly the expected messages (by fragment, in order), and nobody else read any."""
-    assert sorted(got) == sorted(expected), f"recipients: {got}"
-    for user, fragments in expected.items():
-        lines = got[user]
-        matched = len(lines) == len(fragments) and all(map(_matches, fragments, lines))
-        assert matched, f"{user} read:\n  " + "\n  ".join(lines) + "\nexpected:\n  " + "\n  ".join(fragments)
-
-
-def _matches(expected: str, line: str) -> bool:
-    # "text: 转办理由" matches a text containing 转办理由; "card: 返工" a card whose title contains 返工.
-    kind, _, fragment = expected.partition(": ")
-    return line.startswith(f"{kind}: ") and fragment in line
-
-
-def passive_text(delivery: Delivery) -> str:
-    """The text of the webhook's encrypted passive reply ('' for an empty 200)."""
-    assert delivery.status == 200, delivery
-    return "" if delivery.reply is None else fromstring(delivery.reply).findtext("Content") or ""
 
 
 # ---------------------------------------------------------------- what people do
