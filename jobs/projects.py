@@ -9,8 +9,8 @@ from bot.db import session_scope
 from bot.outbox import OutboxWriter
 from handlers.projects.prompts import Outgoing, monthly_due, weekly_due
 from handlers.projects.rules import rules_from
-from handlers.projects.supervision import draft_for_week
 from handlers.projects.supervision_cards import announce_drafts
+from handlers.projects.supervision_drafting import draft_for_week
 from jobs.runtime import current
 
 

@@ -7,8 +7,10 @@ from datetime import date
 from bot.db import session_scope
 from bot.outbox import OutboxWriter
 from handlers.projects.rules import rules_from
-from handlers.projects.supervision import draft_for_week, due_reminders, local_today
+from handlers.projects.supervision import local_today
 from handlers.projects.supervision_cards import announce_drafts, reminder_text
+from handlers.projects.supervision_drafting import draft_for_week
+from handlers.projects.supervision_lists import due_reminders
 from jobs.runtime import current
 
 

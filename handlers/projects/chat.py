@@ -15,7 +15,7 @@ from handlers.complaints.flow import clicked
 from handlers.complaints.parsing import pick, split_first
 from handlers.projects import reports
 from handlers.projects.cycle import cycle_of, monday_of
-from handlers.projects.models import COLOUR_MEANINGS, Colour, Project
+from handlers.projects.models import COLOUR_MEANINGS, TRACKED_STAGES, Colour, Project
 from handlers.projects.parsing import COLOUR_HELP, format_wan, parse_amount, parse_colour, parse_report_line
 from handlers.projects.registry import (
     find_project,
@@ -300,7 +300,10 @@ def my_projects(ctx: Context, args: str) -> HandlerResult:
 
 def _project_line(ctx: Context, project: Project, week: date) -> str:
     current = reports.current_weekly(ctx.session, project, week)
-    status = colour_text(current.colour_enum) if current else "本周未报"
+    if current is not None:
+        status = colour_text(current.colour_enum)
+    else:
+        status = "本周未报" if project.stage_enum in TRACKED_STAGES else "无需周报"
     return f"· {project.code} {project.name}【{project.stage_enum.label}】{status}"
 
 

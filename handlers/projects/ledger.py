@@ -147,10 +147,11 @@ class Reports:
             return monthly.invested_yuan
         return self.weekly_sums.get((project_id, month))
 
-    def cumulative(self, project_id: int, month: date) -> int:
-        """The investment from January to the end of `month`."""
+    def cumulative(self, project: Project, month: date) -> int:
+        """The investment from January to the end of `month` (with what was done before reporting began)."""
         months = (date(month.year, m, 1) for m in range(1, month.month + 1))
-        return sum(self.invested(project_id, m) or 0 for m in months)
+        before = project.invested_before_yuan if project.plan_year == month.year else 0
+        return before + sum(self.invested(project.id, m) or 0 for m in months)
 
     def week_label(self, project: Project, week: date) -> str | None:
         """绿/白/黄/红, 未报, or None for a week that ended before the project was registered."""
@@ -254,7 +255,7 @@ def summarise(projects: list[Project], reports: Reports, year: int, today: date)
         colours=dict(Counter(reports.latest_label(p.id, today) for p in projects)),
         total_investment_yuan=sum(p.total_investment_yuan for p in projects),
         annual_plan_yuan=sum(_plan(p, year) or 0 for p in projects),
-        done_yuan=sum(reports.cumulative(p.id, last) for p in projects),
+        done_yuan=sum(reports.cumulative(p, last) for p in projects),
         open_cards=sum(reports.open_cards.get(p.id, 0) for p in projects),
     )
 
@@ -302,7 +303,7 @@ def _month_sheet(sheet: Any, projects: list[Project], reports: Reports, month: d
 def _month_row(project: Project, reports: Reports, month: date, weeks: list[date]) -> list[Any]:
     """A project's cells for one month, in the order of the month sheet's columns."""
     plan = _plan(project, month.year)
-    done = reports.cumulative(project.id, month)
+    done = reports.cumulative(project, month)
     return [
         project.code,
         project.name,

@@ -52,6 +52,9 @@ STAGE_LABELS = {
 }
 
 
+TRACKED_STAGES = (Stage.PLANNING, Stage.SIGNED, Stage.STARTED, Stage.BUILDING)  # weekly reports due
+
+
 class Colour(StrEnum):
     """The weekly 绿白黄红 mark, best first."""
 
@@ -130,6 +133,8 @@ class Project(Base):
     total_investment_yuan: Mapped[int] = mapped_column(BigInteger, default=0)  # 总投资
     annual_plan_yuan: Mapped[int] = mapped_column(BigInteger, default=0)  # 年度计划投资
     plan_year: Mapped[int] = mapped_column(Integer)  # the year annual_plan_yuan is for
+    # 本年已完成投资 when the project was registered: the year's investment before weekly reports began
+    invested_before_yuan: Mapped[int] = mapped_column(BigInteger, default=0)
     starts_on: Mapped[date | None] = mapped_column(Date)
     due_on: Mapped[date | None] = mapped_column(Date)  # 计划竣工: milestones count back from it
     active: Mapped[bool] = mapped_column(default=True)

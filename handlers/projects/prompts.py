@@ -20,11 +20,10 @@ from bot.models import Person
 from bot.replies import Button, GroupText, Reply, TemplateCard, Text
 from handlers.projects import reports
 from handlers.projects.cycle import Cycle, current_cycles
-from handlers.projects.models import COLOUR_MEANINGS, Colour, Project, Stage
+from handlers.projects.models import COLOUR_MEANINGS, TRACKED_STAGES, Colour, Project
 from handlers.projects.registry import project_leaders
 from handlers.projects.rules import ProjectRules
 
-TRACKED_STAGES = (Stage.PLANNING, Stage.SIGNED, Stage.STARTED, Stage.BUILDING)
 ESCALATION_WINDOW = timedelta(days=1)
 BOT_NAME = "政企直通车"  # how officials @ the AI bot in their group
 

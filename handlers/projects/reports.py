@@ -138,7 +138,7 @@ def _objective(
 
 
 def invested_in_year(session: Session, project: Project, year: int, *, before: date | None = None) -> int:
-    """The investment the project's reports in force add up to in a year (weeks named by Monday)."""
+    """The year's investment: what was done before reporting began, plus the weekly reports in force."""
     query = select(func.coalesce(func.sum(WeeklyReport.invested_yuan), 0)).where(
         WeeklyReport.project_id == project.id,
         WeeklyReport.replaced_at.is_(None),
@@ -147,7 +147,8 @@ def invested_in_year(session: Session, project: Project, year: int, *, before: d
     )
     if before is not None:
         query = query.where(WeeklyReport.week < before)
-    return int(session.scalar(query) or 0)
+    earlier = project.invested_before_yuan if year == project.plan_year else 0
+    return earlier + int(session.scalar(query) or 0)
 
 
 def _audit_weekly(

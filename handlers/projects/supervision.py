@@ -9,7 +9,8 @@ Who may do what:
 - drafts are seen only by the leader (and admins); officials see a card once it is issued.
 
 Each service raises NotFound / NotAllowed / Invalid / Conflict with the sentence to show, writes
-the audit row, and returns the card; supervision_chat.py tells the people concerned.
+the audit row, and returns the card; supervision_chat.py tells the people concerned. Drafting from
+the weekly colours is in supervision_drafting.py, the 督办 list and the reminders in supervision_lists.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -27,32 +27,20 @@ from sqlalchemy.orm import Session
 
 from bot.audit import record
 from bot.clock import as_utc, local
-from bot.directory import heads_of, leaders_for, officials_of, people_with_role
+from bot.directory import heads_of, officials_of, people_with_role
 from bot.errors import Conflict, Invalid, NotAllowed, NotFound
 from bot.models import Department, Person, Role
 from bot.numbering import insert_numbered
-from bot.workdays import is_working_day, next_working_day
+from bot.workdays import next_working_day
 from handlers.complaints.parsing import parse_until
 from handlers.complaints.queries import find_department
 from handlers.complaints.register import required_text
 from handlers.inspections.dates import parse_day
-from handlers.projects.cycle import day_label, monday_of
-from handlers.projects.models import (
-    COLOUR_MEANINGS,
-    OPEN_CARD_STATUSES,
-    CardKind,
-    CardStatus,
-    Colour,
-    Project,
-    SupervisionCard,
-    WeeklyReport,
-)
-from handlers.projects.rules import ProjectRules
+from handlers.projects.cycle import day_label
+from handlers.projects.models import CardKind, CardStatus, Project, SupervisionCard
 
 LETTER = "D"
 DUE_WORKING_DAYS = 5  # a 督办卡 gives at least this many working days after 签发
-STREAK = "streak:"  # trigger of a drafted card: "streak:<Monday of the last week>"
-LAGGING = (Colour.YELLOW, Colour.RED)
 MAX_MATTER = 500
 MAX_ANSWER = 1000
 MAX_AHEAD_DAYS = 366
@@ -168,154 +156,6 @@ def _within_reach(day: date, today: date) -> date:
     return day
 
 
-# ---------------------------------------------------------------- drafting from the weekly colours
-
-
-@dataclass(frozen=True)
-class WeekMark:
-    """One week of a streak: the current report's colour, or None when nothing was reported."""
-
-    week: date
-    report: WeeklyReport | None
-
-    @property
-    def colour(self) -> Colour | None:
-        """The reported colour, None when unreported."""
-        return self.report.colour_enum if self.report else None
-
-    @property
-    def lagging(self) -> bool:
-        """黄, 红 or unreported."""
-        return self.colour is None or self.colour in LAGGING
-
-    @property
-    def label(self) -> str:
-        """「11月16日当周 黄（滞后）」 or 「11月16日当周 未报送」."""
-        colour = self.colour
-        mark = f"{colour.label}（{COLOUR_MEANINGS[colour]}）" if colour else "未报送"
-        return f"{day_label(self.week)}当周 {mark}"
-
-
-def draft_for_week(session: Session, week: date, rules: ProjectRules, now: datetime) -> list[SupervisionCard]:
-    """Draft a 督办卡 for every project 黄/红/unreported `supervise_weeks` weeks in a row up to `week`.
-
-    Idempotent: a project with a draft or open 督办卡 is skipped, and a streak must start after
-    the week of the project's last drafted card, so a rerun (or next week's run while the same
-    streak goes on) drafts nothing new. Returns the cards drafted now.
-    """
-    week = monday_of(week)
-    window = [week - timedelta(weeks=n) for n in reversed(range(rules.supervise_weeks))]
-    projects = list(session.scalars(select(Project).where(Project.active.is_(True)).order_by(Project.code)))
-    reports = _current_reports(session, [p.id for p in projects], window)
-    busy, last_streak = _earlier_cards(session, [p.id for p in projects])
-    drafted = []
-    for project in projects:
-        if project.id in busy or window[0] <= last_streak.get(project.id, date.min):
-            continue
-        marks = [WeekMark(w, reports.get((project.id, w))) for w in window]
-        if not all(m.report or _existed_in(project, m.week) for m in marks):
-            continue  # a new project is not 'unreported' for weeks before it was registered
-        if all(m.lagging for m in marks):
-            drafted.append(_draft(session, project, marks, now))
-    return drafted
-
-
-def _current_reports(
-    session: Session, project_ids: list[int], weeks: list[date]
-) -> dict[tuple[int, date], WeeklyReport]:
-    """The current (not replaced) report of each project and week, in one query."""
-    if not project_ids:
-        return {}
-    query = select(WeeklyReport).where(
-        WeeklyReport.project_id.in_(project_ids),
-        WeeklyReport.week.in_(weeks),
-        WeeklyReport.replaced_at.is_(None),
-    )
-    return {(r.project_id, r.week): r for r in session.scalars(query)}
-
-
-def _earlier_cards(session: Session, project_ids: list[int]) -> tuple[set[int], dict[int, date]]:
-    """Projects with a draft or open 督办卡, and each project's last drafted streak week."""
-    query = select(SupervisionCard.project_id, SupervisionCard.status, SupervisionCard.trigger).where(
-        SupervisionCard.kind == CardKind.SUPERVISE.value, SupervisionCard.project_id.in_(project_ids)
-    )
-    running = {CardStatus.DRAFT.value, *(s.value for s in OPEN_CARD_STATUSES)}
-    busy: set[int] = set()
-    last: dict[int, date] = {}
-    for project_id, status, trigger in session.execute(query):
-        if project_id is None:
-            continue  # the query asks for projects' cards; this keeps the types honest
-        if status in running:
-            busy.add(project_id)
-        if trigger.startswith(STREAK):
-            week = date.fromisoformat(trigger.removeprefix(STREAK))
-            last[project_id] = max(week, last.get(project_id, date.min))
-    return busy, last
-
-
-def _existed_in(project: Project, week: date) -> bool:
-    """Whether the project was registered by the end of `week`."""
-    return local_today(project.created_at) <= week + timedelta(days=6)
-
-
-def _draft(session: Session, project: Project, marks: list[WeekMark], now: datetime) -> SupervisionCard:
-    """A new draft for one project's streak, numbered and audited."""
-    due = working_days_after(local_today(now), DUE_WORKING_DAYS)
-    reported = any(m.report for m in marks)
-    card = SupervisionCard(
-        kind=CardKind.SUPERVISE.value,
-        status=CardStatus.DRAFT.value,
-        project_id=project.id,
-        trigger=f"{STREAK}{marks[-1].week.isoformat()}",
-        problem=streak_problem(project, marks),
-        action=_action(due, reported),
-        leader=project_leader(session, project),
-        assignee=project_assignee(session, project),
-        department_id=project.department_id,
-        due_on=due,
-        drafted_at=now,
-    )
-    insert_numbered(session, card, SupervisionCard.number, LETTER, now, busy=BUSY)
-    _audit(session, card, "draft", None, now, "job", trigger=card.trigger)
-    return card
-
-
-def streak_problem(project: Project, marks: Sequence[WeekMark]) -> str:
-    """What the card says went wrong: the weeks and their colours, and the latest 存在问题."""
-    head = f"项目 {project.code} {project.name} 连续{len(marks)}周"
-    if not any(m.report for m in marks):
-        return f"{head}未报送进展（{'、'.join(day_label(m.week) + '当周' for m in marks)}）。"
-    text = f"{head}进展滞后{'或未报送' if any(m.report is None for m in marks) else ''}：" + "，".join(
-        m.label for m in marks
-    )
-    latest = next((m.report for m in reversed(marks) if m.report and m.report.problems.strip()), None)
-    return f"{text}。" + (f"最近报送的问题：{latest.problems.strip()}" if latest else "")
-
-
-def _action(due: date, reported: bool) -> str:
-    """办理要求: explain and fix a lag, or report what was never reported."""
-    if reported:
-        return f"请于{day_label(due)}前说明滞后原因、提出整改措施并反馈。"
-    return f"请于{day_label(due)}前补报项目进展、说明未报送原因并反馈。"
-
-
-def project_assignee(session: Session, project: Project) -> Person | None:
-    """The project's first 责任人; else the head of its responsible department."""
-    leads = project.leads
-    if leads:
-        return leads[0]
-    heads = heads_of(session, project.department_id)
-    return heads[0] if heads else None
-
-
-def project_leader(session: Session, project: Project) -> Person | None:
-    """The project's 包抓县领导; else the leader overseeing its department (any leader if none does)."""
-    if project.leader is not None and project.leader.active:
-        return project.leader
-    leaders = leaders_for(session, project.department_id)
-    return leaders[0] if leaders else None
-
-
 # ---------------------------------------------------------------- 交办: a 批示卡
 
 
@@ -411,7 +251,7 @@ def instruct(
         issued_at=now,
     )
     insert_numbered(session, card, SupervisionCard.number, LETTER, now, busy=BUSY)
-    _audit(session, card, "instruct", leader, now, channel, target=target.label, due_on=due_on.isoformat())
+    audit(session, card, "instruct", leader, now, channel, target=target.label, due_on=due_on.isoformat())
     return card
 
 
@@ -446,7 +286,7 @@ def issue(
         due_on=due,
         action=action,
     )
-    _audit(session, card, "issue", person, now, channel, due_on=due.isoformat())
+    audit(session, card, "issue", person, now, channel, due_on=due.isoformat())
     return card
 
 
@@ -464,7 +304,7 @@ def dismiss(
     card = card_for(session, person, number, expected_version, (CardStatus.DRAFT,), "不签发", decider=True)
     note = _optional(reason)
     _move(session, card, CardStatus.DRAFT, status=CardStatus.DISMISSED.value, note=note)
-    _audit(session, card, "dismiss", person, now, channel, note=note)
+    audit(session, card, "dismiss", person, now, channel, note=note)
     return card
 
 
@@ -485,7 +325,7 @@ def answer(
         session, card, CardStatus.ISSUED,
         status=CardStatus.ANSWERED.value, answer=body, answered_at=now, answered_by_id=person.id,
     )  # fmt: skip
-    _audit(session, card, "answer", person, now, channel, late=local_today(now) > card.due_on)
+    audit(session, card, "answer", person, now, channel, late=local_today(now) > card.due_on)
     return card
 
 
@@ -503,7 +343,7 @@ def clear(
     card = card_for(session, person, number, expected_version, (CardStatus.ANSWERED,), "销号", decider=True)
     opinion = _optional(note)
     _move(session, card, CardStatus.ANSWERED, status=CardStatus.CLEARED.value, cleared_at=now, note=opinion)
-    _audit(session, card, "clear", person, now, channel, note=opinion)
+    audit(session, card, "clear", person, now, channel, note=opinion)
     return card
 
 
@@ -521,7 +361,7 @@ def send_back(
     card = card_for(session, person, number, expected_version, (CardStatus.ANSWERED,), "退回", decider=True)
     opinion = required_text(note, f"请写明退回意见，例如：退回督办 {card.number} 整改措施不具体。")
     _move(session, card, CardStatus.ANSWERED, status=CardStatus.ISSUED.value, note=opinion)
-    _audit(session, card, "send_back", person, now, channel, note=opinion)
+    audit(session, card, "send_back", person, now, channel, note=opinion)
     return card
 
 
@@ -596,7 +436,7 @@ def _move(session: Session, card: SupervisionCard, expected: CardStatus, **value
     session.refresh(card)
 
 
-def _audit(
+def audit(
     session: Session,
     card: SupervisionCard,
     action: str,
@@ -616,106 +456,3 @@ def _audit(
         entity_id=card.number,
         data={"kind": card.kind, "status": card.status, **{k: v for k, v in data.items() if v is not None}},
     )
-
-
-# ---------------------------------------------------------------- lists
-
-
-RECENTLY_CLEARED = timedelta(days=30)
-SECTIONS = ("待签发", "已逾期", "办理中", "近30天已销号")
-
-
-def is_overdue(card: SupervisionCard, today: date) -> bool:
-    """Issued, not yet answered, and past its 期限 (the due day itself is still in time)."""
-    return card.status_enum is CardStatus.ISSUED and card.due_on < today
-
-
-def listing_for(session: Session, person: Person, now: datetime) -> list[tuple[str, list[SupervisionCard]]]:
-    """The cards a person deals with, in sections: drafts, overdue, open, recently cleared."""
-    query = select(SupervisionCard).where(_visible(person), _current(now))
-    cards = list(session.scalars(query.order_by(SupervisionCard.due_on, SupervisionCard.id)))
-    today = local_today(now)
-    sections: dict[str, list[SupervisionCard]] = {name: [] for name in SECTIONS}
-    for card in cards:
-        sections[_section(card, today)].append(card)
-    sections["近30天已销号"].sort(key=lambda c: as_utc(c.cleared_at or now), reverse=True)
-    return [(name, found) for name, found in sections.items() if found]
-
-
-def _visible(person: Person) -> Any:
-    """The cards a person's list covers: a leader's own, an official's or his department's, all for admins."""
-    if person.role_enum is Role.ADMIN:
-        return SupervisionCard.id.is_not(None)
-    if person.role_enum is Role.LEADER:
-        return SupervisionCard.leader_id == person.id
-    mine = [SupervisionCard.assignee_id == person.id]
-    if person.department_id is not None:
-        mine.append(SupervisionCard.department_id == person.department_id)
-    return or_(*mine) & SupervisionCard.status.not_in([CardStatus.DRAFT.value])
-
-
-def _current(now: datetime) -> Any:
-    """Drafts and open cards, and those cleared within RECENTLY_CLEARED."""
-    live = [CardStatus.DRAFT.value, *(s.value for s in OPEN_CARD_STATUSES)]
-    return or_(
-        SupervisionCard.status.in_(live),
-        (SupervisionCard.status == CardStatus.CLEARED.value)
-        & (SupervisionCard.cleared_at >= now - RECENTLY_CLEARED),
-    )
-
-
-def _section(card: SupervisionCard, today: date) -> str:
-    """Which section of the list a card falls in."""
-    status = card.status_enum
-    if status is CardStatus.DRAFT:
-        return "待签发"
-    if status is CardStatus.CLEARED:
-        return "近30天已销号"
-    return "已逾期" if is_overdue(card, today) else "办理中"
-
-
-# ---------------------------------------------------------------- reminders
-
-
-@dataclass(frozen=True)
-class Reminder:
-    """One message to one person, with the outbox key that makes it once-only."""
-
-    person: Person
-    card: SupervisionCard
-    kind: str  # "due" (due by the next working day), "overdue" (assignee), "overdue-leader"
-    key: str
-
-
-def due_reminders(session: Session, today: date) -> list[Reminder]:
-    """The reminders of a working day: cards due by the next working day, and overdue ones.
-
-    The assignee hears of an overdue card every working day, the leader once per issue (the key
-    holds the card's version, so a card 退回 and overdue again is reported again). Nothing on a rest day.
-    """
-    if not is_working_day(today):
-        return []
-    horizon = next_working_day(today)
-    query = select(SupervisionCard).where(
-        SupervisionCard.status == CardStatus.ISSUED.value, SupervisionCard.due_on <= horizon
-    )
-    found: list[Reminder] = []
-    for card in session.scalars(query.order_by(SupervisionCard.due_on, SupervisionCard.id)):
-        found.extend(_due_soon(session, card) if card.due_on > today else _overdue(session, card, today))
-    return found
-
-
-def _due_soon(session: Session, card: SupervisionCard) -> Iterable[Reminder]:
-    """The answerers of a card due by the next working day, once per due date."""
-    for person in answerers(session, card):
-        yield Reminder(person, card, "due", f"sv:{card.id}:due:{card.due_on.isoformat()}:{person.id}")
-
-
-def _overdue(session: Session, card: SupervisionCard, today: date) -> Iterable[Reminder]:
-    """The answerers of an overdue card (daily) and its leader (once per issue)."""
-    if card.due_on == today:
-        return  # due today: still in time, and yesterday's reminder said so
-    for person in answerers(session, card):
-        yield Reminder(person, card, "overdue", f"sv:{card.id}:overdue:{today.isoformat()}:{person.id}")
-    for person in deciders(session, card):
-        yield Reminder(person, card, "overdue-leader", f"sv:{card.id}:v{card.version}:overdue:{person.id}")

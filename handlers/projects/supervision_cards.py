@@ -18,15 +18,8 @@ from bot.replies import Button, TemplateCard, Text
 from handlers.complaints.cards import excerpt, when
 from handlers.projects.cycle import day_label
 from handlers.projects.models import CardKind, CardStatus, SupervisionCard
-from handlers.projects.supervision import (
-    DUE_WORKING_DAYS,
-    Reminder,
-    answerers,
-    card_name,
-    deciders,
-    is_overdue,
-    parse_card_number,
-)
+from handlers.projects.supervision import DUE_WORKING_DAYS, answerers, card_name, deciders, parse_card_number
+from handlers.projects.supervision_lists import Reminder, is_overdue
 
 PREFIX = "sv:"
 MAX_LISTED = 12  # one line each: the list stays inside one 2048-byte message

@@ -28,6 +28,7 @@ from handlers.projects.supervision_cards import (
     listing_text,
     returned_text,
 )
+from handlers.projects.supervision_lists import listing_for
 
 router = Router("supervision")
 
@@ -75,7 +76,7 @@ def show(ctx: Context, args: str) -> HandlerResult:
         card = service.get_card(ctx.session, args)
         service.require_viewer(card, person)
         return Text(detail_text(card, today))
-    return Text(listing_text(service.listing_for(ctx.session, person, ctx.now), person, today))
+    return Text(listing_text(listing_for(ctx.session, person, ctx.now), person, today))
 
 
 # ---------------------------------------------------------------- the leader: 签发, 不签发, 销号, 退回督办

@@ -27,7 +27,7 @@ from handlers.policies.catalog import publish
 from handlers.policies.catalog_reading import read_catalog
 from handlers.policies.models import PolicyPush
 from handlers.policies.profile import set_value
-from handlers.projects import supervision
+from handlers.projects import supervision, supervision_drafting
 from handlers.projects.models import Project, SupervisionCard, WeeklyReport
 from handlers.projects.rules import ProjectRules
 from tests import builders
@@ -201,7 +201,7 @@ def drafted_card(session: Session) -> Values:
                               reporter=lead, channel="wecom", reported_at=T0)  # fmt: skip
         session.add(report)
     session.flush()
-    [card] = supervision.draft_for_week(session, date(2026, 11, 16), ProjectRules(), T0)
+    [card] = supervision_drafting.draft_for_week(session, date(2026, 11, 16), ProjectRules(), T0)
     return _card(card)
 
 

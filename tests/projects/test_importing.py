@@ -350,3 +350,17 @@ def test_ztc_import_projects(session: Session, settings: Settings, tmp_path: Pat
     session.expire_all()
     assert [p.code for p in session.scalars(select(Project))] == ["XM-1"]
     assert session.scalar(select(Person).where(Person.wecom_userid == "kfq_xu")) is not None
+
+
+def test_the_years_investment_before_reporting_began(
+    county: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    rows = [
+        ["项目编号", "项目名称", "责任单位", "年度计划投资", "本年已完成投资"],
+        ["XM9", "园区污水厂", "FGJ", "1亿", "6500万"],
+    ]
+    import_projects_file(county, write_csv(tmp_path / "p.csv", rows), clock=clock)
+    assert projects(county)["XM9"].invested_before_yuan == 65_000_000
+    bad = [["项目编号", "项目名称", "责任单位", "本年已完成投资"], ["XM9", "园区污水厂", "FGJ", "6500完"]]
+    with pytest.raises(ImportFailed, match="本年已完成投资：「6500完」的单位「完」无法识别"):
+        import_projects_file(county, write_csv(tmp_path / "q.csv", bad), clock=clock)

@@ -26,8 +26,10 @@ from handlers.projects.models import (
     WeeklyReport,
 )
 from handlers.projects.rules import ProjectRules
-from handlers.projects.supervision import draft_for_week, due_reminders, parse_deadline
+from handlers.projects.supervision import parse_deadline
 from handlers.projects.supervision_chat import router
+from handlers.projects.supervision_drafting import draft_for_week
+from handlers.projects.supervision_lists import due_reminders
 from jobs import runtime as job_runtime
 from jobs import supervision as supervision_jobs
 from tests import builders

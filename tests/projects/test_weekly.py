@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.errors import Invalid
 from bot.models import AuditEvent, OutboxMessage, Role
 from handlers.projects.cycle import cycle_of, prompt_day, reporting_week
-from handlers.projects.models import Colour, MonthlyReport, WeeklyReport
+from handlers.projects.models import Colour, MonthlyReport, Project, WeeklyReport
 from handlers.projects.objective import WeekFigures, objective_colour
 from handlers.projects.parsing import format_wan, parse_amount, parse_colour, parse_report_line
 from handlers.projects.rules import ProjectRules
@@ -267,3 +267,14 @@ def test_lists_and_details_by_role(chat):
     assert "包抓县领导：李县长" in detail and "第48周（11月23日—11月29日） 黄（滞后） 主体施工" in detail
     assert "不在您负责或包抓的范围内" in chat.text("swj_zheng", "项目 XM001")
     assert "✅" not in chat.text("leader_li", "进展 XM001 绿 投资0 形象进度:x")  # leaders do not report
+
+
+def test_investment_done_before_reporting_began_counts_toward_the_year(chat, session_factory):
+    with session_factory() as s:
+        project = s.scalars(select(Project).where(Project.code == "XM001")).one()
+        project.invested_before_yuan = 60_000_000  # 本年已完成投资 at registration: 6000万
+        s.commit()
+    text = chat.text("fgj_zhang", "进展 XM001 白 完成投资1200万 形象进度:主体封顶")
+    assert "年度累计：7200万" in text
+    assert "按数据测算：白（正常），年度计划8000万，已完成7200万（90%），序时进度90%" in text
+    assert "已同时报" not in text

@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('total_investment_yuan', sa.BigInteger(), nullable=False),
     sa.Column('annual_plan_yuan', sa.BigInteger(), nullable=False),
     sa.Column('plan_year', sa.Integer(), nullable=False),
+    sa.Column('invested_before_yuan', sa.BigInteger(), nullable=False),
     sa.Column('starts_on', sa.Date(), nullable=True),
     sa.Column('due_on', sa.Date(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
