@@ -1,0 +1,1 @@
+"""Leaders' push summaries: one digest across orders, projects, inspections and policies, with charts."""
