@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
@@ -27,6 +28,7 @@ from bot.replies import (
     BotAnswer,
     CardUpdate,
     File,
+    GroupImage,
     GroupText,
     Image,
     Reply,
@@ -40,6 +42,7 @@ from bot.wecom.outbound import (
     render_app_message,
     render_bot_answer,
     render_card_update,
+    render_group_image,
     render_group_message,
     render_template_card,
 )
@@ -69,7 +72,7 @@ class OutboxWriter:
 
     def add(self, recipient: str, reply: Reply, *, key: str, not_before: datetime | None = None) -> None:
         """Queue one message to one recipient, once per idempotency key."""
-        if isinstance(reply, GroupText):
+        if isinstance(reply, GroupText | GroupImage):
             recipient = f"group:{reply.webhook_key}"
         _check_renders(reply, recipient)
         exists = self.session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
@@ -160,6 +163,9 @@ class Deliverer:
             return self._send_bot_answer(reply)
         if isinstance(reply, GroupText):
             raw = self.client.send_group(reply.webhook_key, render_group_message(reply))
+            return SendResult(msgid=None, invalid_users=[], raw=raw)
+        if isinstance(reply, GroupImage):
+            raw = self.client.send_group(reply.webhook_key, render_group_image(Path(reply.path).read_bytes()))
             return SendResult(msgid=None, invalid_users=[], raw=raw)
         if isinstance(reply, CardUpdate):
             raw = self.client.update_template_card(render_card_update(reply, self.agent_id, [row.recipient]))

@@ -109,6 +109,14 @@ class GroupText:
 
 
 @dataclass(frozen=True)
+class GroupImage:
+    """A picture (PNG/JPG, at most 2 MB) pushed into a group through its 群机器人 webhook."""
+
+    webhook_key: str
+    path: str  # read and encoded (base64 + md5) when it is sent
+
+
+@dataclass(frozen=True)
 class BotAnswer:
     """The answer to one AI-bot (智能机器人) message, posted once to its response_url.
 
@@ -123,10 +131,11 @@ class BotAnswer:
     expires_at: int
 
 
-Reply = Text | Markdown | Image | File | TemplateCard | CardUpdate | GroupText | BotAnswer
+Reply = Text | Markdown | Image | File | TemplateCard | CardUpdate | GroupText | GroupImage | BotAnswer
 
 _TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (Text, Markdown, Image, File, TemplateCard, CardUpdate, GroupText, BotAnswer)
+    cls.__name__: cls
+    for cls in (Text, Markdown, Image, File, TemplateCard, CardUpdate, GroupText, GroupImage, BotAnswer)
 }
 
 

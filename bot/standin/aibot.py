@@ -87,6 +87,8 @@ def _content(body: dict[str, Any], msgtype: str) -> str:
     payload = body.get(msgtype) or {}
     if msgtype == "template_card":
         return str((payload.get("main_title") or {}).get("title", ""))
+    if msgtype == "image":
+        return "[图片]"
     return str(payload.get("content", ""))
 
 

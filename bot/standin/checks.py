@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
 from typing import Any
 
@@ -123,4 +126,18 @@ def check_group_message(body: dict[str, Any]) -> str:
             raise ApiError(44004)
         if _nbytes(payload["content"]) > limit:
             raise _bad(f"content exceeds {limit} bytes")
+    if msgtype == "image":
+        _check_group_image(payload)
     return msgtype
+
+
+def _check_group_image(image: dict[str, Any]) -> None:
+    """The picture must decode, match its md5 and stay within 2 MB, as WeCom checks."""
+    try:
+        data = base64.b64decode(image.get("base64", ""), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _bad("image.base64 is not base64") from exc
+    if not data or hashlib.md5(data).hexdigest() != image.get("md5"):  # noqa: S324 - WeCom's checksum
+        raise ApiError(40009)
+    if len(data) > 2 * 1024 * 1024:
+        raise ApiError(40009)
