@@ -51,6 +51,7 @@ class Settings:
     conversation_ttl_seconds: int = 900
     per_member_per_minute: int = 30
     queue_prefix: str = "ztc"
+    chart_font: str | None = None  # a CJK .ttf/.otf/.ttc for digest charts; None: the first one installed
     # 诉求 work orders (handlers/complaints/rules.py reads these)
     order_clock: str = "natural"  # natural hours, or "working" (China's working days, 调休 included)
     order_warn_hours: float = 2.0  # 催办 this long before each 24 h deadline
@@ -70,6 +71,12 @@ class Settings:
     project_supervise_weeks: int = 2  # weeks in a row 黄/红 or unreported: a 督办卡 is drafted
     project_monthly_due_day: int = 20  # 月汇报 are due by this day of the month
     project_monthly_remind_days: tuple[int, ...] = (15, 19)  # days of the month reminders go out
+    # Leaders' digests (handlers/digests/)
+    digest_daily_time: time = time(8, 30)  # working days: the 日报 of the days since the last one
+    digest_weekly_day: int = 0  # weekday of the 周报 (Monday; the next working day on a holiday)
+    digest_weekly_time: time = time(8, 30)
+    digest_county_leaders: tuple[str, ...] = ()  # userids whose digest covers the whole county
+    digest_group_webhook: str | None = None  # the leaders' group 群机器人 key (the county digest)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -101,6 +108,7 @@ class Settings:
             log_level=env.get("ZTC_LOG_LEVEL", "INFO").upper(),
             per_member_per_minute=_int(env, "ZTC_PER_MEMBER_PER_MINUTE", 30),
             queue_prefix=env.get("ZTC_QUEUE_PREFIX", "ztc"),
+            chart_font=env.get("ZTC_CHART_FONT", "").strip() or None,
             order_clock=env.get("ZTC_ORDER_CLOCK", "natural").strip().lower(),
             order_warn_hours=_hours(env, "ZTC_ORDER_WARN_HOURS", 2.0),
             order_head_after_hours=_hours(env, "ZTC_ORDER_HEAD_AFTER_HOURS", 2.0),
@@ -118,6 +126,11 @@ class Settings:
             project_supervise_weeks=_int(env, "ZTC_PROJECT_SUPERVISE_WEEKS", 2),
             project_monthly_due_day=_int(env, "ZTC_PROJECT_MONTHLY_DUE_DAY", 20),
             project_monthly_remind_days=_days(env, "ZTC_PROJECT_MONTHLY_REMIND_DAYS", (15, 19)),
+            digest_daily_time=_clock_time(env, "ZTC_DIGEST_DAILY_TIME", time(8, 30)),
+            digest_weekly_day=_weekday(env, "ZTC_DIGEST_WEEKLY_DAY", 0),
+            digest_weekly_time=_clock_time(env, "ZTC_DIGEST_WEEKLY_TIME", time(8, 30)),
+            digest_county_leaders=_words(env.get("ZTC_DIGEST_COUNTY_LEADERS", "")),
+            digest_group_webhook=env.get("ZTC_DIGEST_GROUP_WEBHOOK") or None,
         )
         settings.validate()
         return settings
@@ -139,6 +152,7 @@ class Settings:
             raise SettingsError("ZTC_PER_MEMBER_PER_MINUTE must be between 1 and 30 (WeCom drops the excess)")
         self._validate_orders()
         self._validate_projects()
+        self._validate_chart_font()
 
     @property
     def aibot_enabled(self) -> bool:
@@ -151,6 +165,15 @@ class Settings:
             raise SettingsError("set both AIBOT_TOKEN and AIBOT_AES_KEY, or leave both empty (no AI bot)")
         if self.aibot_aes_key and not _is_aes_key(self.aibot_aes_key):
             raise SettingsError("AIBOT_AES_KEY must be the AI bot's 43-character EncodingAESKey")
+
+    def _validate_chart_font(self) -> None:
+        """A configured chart font must be a font file that exists (else charts would silently vanish)."""
+        if self.chart_font is None:
+            return
+        if Path(self.chart_font).suffix.lower() not in (".ttf", ".otf", ".ttc"):
+            raise SettingsError(f"ZTC_CHART_FONT={self.chart_font!r} must be a .ttf, .otf or .ttc file")
+        if not Path(self.chart_font).is_file():
+            raise SettingsError(f"ZTC_CHART_FONT={self.chart_font!r} does not exist")
 
     def _validate_orders(self) -> None:
         if self.order_clock not in ("natural", "working"):

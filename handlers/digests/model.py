@@ -46,8 +46,10 @@ class Period:
     def label(self) -> str:
         """「11月23日」, 「第48周（11月23日—11月29日）」, 「2026年11月」, 「2026年第四季度」."""
         last = self.end - timedelta(days=1)
-        if self.kind is PeriodKind.DAY:
+        if self.kind is PeriodKind.DAY and last == self.start:
             return f"{self.start.month}月{self.start.day}日"
+        if self.kind is PeriodKind.DAY:  # after a weekend or holiday: the days since the last one
+            return f"{self.start.month}月{self.start.day}日—{last.month}月{last.day}日"
         if self.kind is PeriodKind.WEEK:
             week = self.start.isocalendar().week
             return f"第{week}周（{self.start.month}月{self.start.day}日—{last.month}月{last.day}日）"

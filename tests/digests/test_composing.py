@@ -1,0 +1,157 @@
+"""A digest as a leader reads it: risks first, figures with their change, one card of taps; when it goes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.clock import LOCAL_ZONE
+from bot.replies import GroupImage, GroupText, Image, Markdown, TemplateCard
+from bot.settings import Settings
+from handlers.complaints.figures import Rate
+from handlers.digests.composing import (
+    MARKDOWN_BYTES,
+    app_messages,
+    digest_markdown,
+    group_messages,
+    risk_card,
+)
+from handlers.digests.model import (
+    RATE_NAMES,
+    DepartmentOrders,
+    Digest,
+    InspectionFigures,
+    InspectionLine,
+    OrderFigures,
+    PolicyFigures,
+    ProjectFigures,
+    ProjectLine,
+    Scope,
+    day_period,
+    week_period,
+)
+from handlers.digests.timing import daily_period, due_periods
+
+SINCE = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+
+
+def rates(*pairs: tuple[int, int]) -> dict[str, Rate]:
+    return {name: Rate(*pair) for name, pair in zip(RATE_NAMES, pairs, strict=True)}
+
+
+def department(name: str, score: float | None, late: int = 0) -> DepartmentOrders:
+    return DepartmentOrders(1, name, new=3, open=2, late=late, oldest=None, oldest_since=None,
+                            rates=rates((1, 2), (1, 2), (1, 1), (0, 3), (0, 1)), score=score)  # fmt: skip
+
+
+def digest(**changes) -> Digest:
+    orders = OrderFigures(
+        new=12, open=7, late=2,
+        departments=[department("县工信局", 0.95), department("县商务局", 0.80),
+                     department("县自然资源局", 0.40, late=2)],
+        rates=rates((17, 20), (9, 10), (8, 10), (1, 20), (1, 10)),
+        rates_before=rates((16, 20), (9, 10), (9, 10), (1, 20), (0, 10)),
+        late_orders=[("S2611-0007", "示范县鑫源食品有限公司", "县自然资源局", 3, SINCE)],
+    )  # fmt: skip
+    projects = ProjectFigures(
+        week_label="第47周（11月16日—11月22日）",
+        colours={"绿": 2, "白": 5, "黄": 2, "红": 1, "未报": 1},
+        colours_before={"绿": 2, "白": 6, "黄": 1, "红": 1, "未报": 1},
+        red=[ProjectLine("XM001", "城南产业园标准厂房", "县发改局", "用地手续未办结")],
+        yellow=[ProjectLine("XM002", "高铁站前广场", "县住建局", "缺工人")],
+        unreported=[ProjectLine("XM003", "县商贸物流中心", "县商务局")],
+        disagreements=[ProjectLine("XM004", "污水处理厂", "县住建局", "报白，测算红")],
+        cards_open=3,
+        cards_overdue=[ProjectLine("XM001", "城南产业园标准厂房", "县发改局", "D2611-0002 期限11月20日")],
+        cards_draft=[],
+    )  # fmt: skip
+    inspections = InspectionFigures(
+        registered=6,
+        blocked=[InspectionLine("J2611-0004", "示范县宏达机械有限公司", "县市场监管局", "企业宁静日")],
+        exempted=[InspectionLine("J2611-0005", "示范县化工有限公司", "县应急管理局", "安全生产：豁免类别")],
+        joint=1,
+    )
+    values = dict(period=day_period(date(2026, 11, 23)), scope=Scope("全县"), orders=orders,
+                  projects=projects, inspections=inspections,
+                  policies=PolicyFigures(pushed=40, confirmed=12, delivered=5))  # fmt: skip
+    return Digest(**(values | changes))
+
+
+def test_what_needs_the_leader_comes_first_then_the_figures_with_their_change():
+    text = digest_markdown(digest())
+    assert text.startswith("**【日报】全县 · 11月23日**")
+    risks_at, orders_at = text.index("需要您处理（5项）"), text.index("**诉求** 新增12 · 在办7 · 超时2")
+    assert risks_at < orders_at
+    assert "1. 超时诉求 S2611-0007（县自然资源局，2026-11-22 09:00起）" in text
+    assert "2. 红色项目 XM001 城南产业园标准厂房（县发改局）用地手续未办结" in text
+    assert (
+        "督办卡逾期 D2611-0002 期限11月20日" in text and "颜色不一致 XM004 污水处理厂：报白，测算红" in text
+    )
+    assert '响应率 85.0%（17/20） <font color="info">↑</font> 上期 80.0%' in text  # better: green
+    assert '满意率 80.0%（8/10） <font color="warning">↓</font> 上期 90.0%' in text  # worse: orange
+    assert '返工率 10.0%（1/10） <font color="warning">↑</font> 上期 0.0%' in text  # up is worse here
+    assert "红榜：县工信局95%\n黑榜：县自然资源局40%" in text  # three departments: one each
+    assert "绿2(持平) 白5(-1) 黄2(+1) 红1(持平) 未报1(持平)" in text
+    assert "**入企检查** 报备6 · 拦截1 · 豁免1 · 联合1" in text
+    assert "**免申即享** 推送40 · 确认12 · 兑现5" in text
+
+
+def test_a_quiet_period_says_so_and_has_no_card():
+    none = rates((0, 0), (0, 0), (0, 0), (0, 0), (0, 0))
+    quiet = digest(
+        orders=OrderFigures(0, 0, 0, [], none, none, []),
+        projects=ProjectFigures("第47周", {}, {}, [], [], [], [], 0, [], []),
+        inspections=InspectionFigures(0, [], [], 0),
+    )
+    text = digest_markdown(quiet)
+    assert "需要您处理：暂无" in text and "响应率 —（0/0）" in text
+    assert risk_card(quiet, "t") is None
+
+
+def test_a_long_digest_is_cut_at_a_line_within_wecoms_limit():
+    many = [ProjectLine(f"XM{n:03d}", "很长的项目名称" * 6, "县发改局", "问题说明" * 20) for n in range(80)]
+    base = digest()
+    text = digest_markdown(
+        digest(projects=base.projects.__class__(**{**base.projects.__dict__, "red": many}))
+    )
+    assert len(text.encode()) <= MARKDOWN_BYTES
+    assert "……等" in text  # lists are cut with a count, not silently
+
+
+def test_the_card_offers_one_tap_per_pressing_risk():
+    card = risk_card(digest(), "digest-day-2026-11-23-7")
+    assert isinstance(card, TemplateCard) and card.title == "需要您处理"
+    assert [(b.text, b.key) for b in card.buttons] == [
+        ("督办 S2611-0007", "order:urge:S2611-0007:3"),
+        ("批示 XM001", "digest:instruct:XM001"),
+        ("查看 XM002", "digest:project:XM002"),
+        ("查看 XM003", "digest:project:XM003"),
+    ]
+
+
+def test_app_and_group_messages_carry_the_chart_when_there_is_one():
+    sent = app_messages(digest(), "/tmp/chart.png", "t1")
+    assert [type(r) for r in sent] == [Markdown, Image, TemplateCard]
+    assert [type(r) for r in app_messages(digest(), None, "t1")] == [Markdown, TemplateCard]
+    group = group_messages(digest(), "leaders-robot", "/tmp/chart.png")
+    assert isinstance(group[0], GroupText) and group[0].markdown and isinstance(group[1], GroupImage)
+
+
+@pytest.mark.parametrize(
+    ("moment", "labels"),
+    [("2026-11-24 08:29", []),
+     ("2026-11-24 08:30", ["11月23日"]),
+     ("2026-11-30 08:30", ["11月27日—11月29日", "第48周（11月23日—11月29日）"]),  # Monday: Fri–Sun, last week
+     ("2026-11-28 08:30", []),  # Saturday
+     ("2026-10-08 09:00", ["9月30日—10月7日", "第40周（9月28日—10月4日）"]),  # 国庆 over
+     ("2026-11-24 11:31", [])],  # past the window
+)  # fmt: skip
+def test_digests_go_out_on_working_days_at_their_time(moment, labels):
+    now = datetime.fromisoformat(moment).replace(tzinfo=LOCAL_ZONE)
+    assert [p.label for p in due_periods(now, Settings.from_env({}))] == labels
+
+
+def test_a_daily_digest_covers_the_days_since_the_last_working_day():
+    assert daily_period(date(2026, 11, 30)).label == "11月27日—11月29日"
+    assert week_period(date(2026, 11, 25)).previous().label == "第47周（11月16日—11月22日）"
