@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from dotenv import load_dotenv
@@ -268,6 +268,56 @@ def export_ledger(year: int | None, file: Path) -> None:
         click.echo(f"无法写入 {file}：{exc.strerror or exc}", err=True)
         sys.exit(1)
     click.echo(f"已导出重点项目台账：{file}\n{summary.text()}")
+
+
+def _period_options(func: Any) -> Any:
+    """`--from` and `--to` (YYYY-MM-DD, local days, both included) and FILE."""
+    func = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))(func)
+    func = click.option("--to", "to", default=None, help="last day (default: today)")(func)
+    return click.option("--from", "from_", default=None, help="first day (default: the 1st)")(func)
+
+
+@export_group.command("orders")
+@_period_options
+def export_orders(from_: str | None, to: str | None, file: Path) -> None:
+    """Write the 诉求工单 filed in the period, with every event (办理记录), as XLSX."""
+    _export_register("orders", from_, to, file)
+
+
+@export_group.command("projects")
+@_period_options
+def export_projects(from_: str | None, to: str | None, file: Path) -> None:
+    """Write the 重点项目 weekly reports of the period's weeks and its 督办卡/批示卡 as XLSX."""
+    _export_register("projects", from_, to, file)
+
+
+@export_group.command("inspections")
+@_period_options
+def export_inspections(from_: str | None, to: str | None, file: Path) -> None:
+    """Write the inspections registered (报备) in the period as XLSX."""
+    _export_register("inspections", from_, to, file)
+
+
+def _export_register(kind: str, start: str | None, end: str | None, file: Path) -> None:
+    """Write one register for --from … --to; a bad period or an unwritable file exits 1 with why."""
+    from bot.clock import local
+    from bot.db import session_scope
+    from bot.errors import Invalid
+    from handlers.digests.exports import span_of, write_register
+
+    rt = _runtime()
+    now = rt.clock.now()
+    try:
+        span = span_of(start, end, local(now).date())
+        with session_scope(rt.session_factory) as session:
+            exported = write_register(kind, session, file, span, now=now)
+    except Invalid as exc:
+        click.echo(exc.message, err=True)
+        sys.exit(1)
+    except OSError as exc:  # a missing folder, a file open in Excel
+        click.echo(f"无法写入 {file}：{exc.strerror or exc}", err=True)
+        sys.exit(1)
+    click.echo(f"已导出{exported.title}：{file}\n{exported.text()}")
 
 
 @main.command("seed-demo")
