@@ -160,6 +160,9 @@ def demo_environment(settings: Settings, standin_port: int, redis_url: str) -> d
         AIBOT_AES_KEY=settings.aibot_aes_key,
         TZ=settings.tz,
     )
+    # The demo county's 县长 reads the whole county; the leaders' group has a robot on the stand-in.
+    env.setdefault("ZTC_DIGEST_COUNTY_LEADERS", "leader_wang")
+    env.setdefault("ZTC_DIGEST_GROUP_WEBHOOK", "demo-leaders-robot")
     return env
 
 

@@ -3,6 +3,7 @@
 from handlers.complaints.filing import router as filing_router
 from handlers.complaints.working import router as working_router
 from handlers.core import router as core_router
+from handlers.digests.chat import router as digests_router
 from handlers.digests.export_chat import router as exports_router
 from handlers.inspections.chat import router as inspections_router
 from handlers.inspections.lenient import router as lenient_router
@@ -24,4 +25,5 @@ ALL_ROUTERS = [
     supervision_router,
     ledger_router,
     exports_router,
+    digests_router,
 ]

@@ -46,6 +46,7 @@ SCHEDULE: list[Periodic] = [
     Periodic("supervision-reminders", "5 9 * * *", "jobs.supervision.remind"),  # 督办卡 due or overdue
     Periodic("project-weekly", "*/5 * * * *", "jobs.projects.sweep"),  # prompts at ZTC_PROJECT_PROMPT_TIME
     Periodic("project-monthly", "20 9 * * *", "jobs.projects.monthly"),  # 月汇报 reminders, late lists
+    Periodic("digests", "*/5 * * * *", "jobs.digests.sweep"),  # 日报/周报 at ZTC_DIGEST_*_TIME
 ]
 
 

@@ -133,3 +133,15 @@ def project(
     session.add(row)
     session.flush()
     return row
+
+
+def contact(session: Session, userid: str, name: str, firm: Enterprise) -> Person:
+    """An enterprise contact whose binding to `firm` is confirmed, saved."""
+    from bot.models import BindingStatus, EnterpriseMember
+    from tests.conftest import T0
+
+    p = person(session, userid, Role.ENTERPRISE, name)
+    confirmed = BindingStatus.CONFIRMED.value
+    session.add(EnterpriseMember(person=p, enterprise=firm, status=confirmed, requested_at=T0))
+    session.flush()
+    return p

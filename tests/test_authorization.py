@@ -195,6 +195,12 @@ TABLE = [
     say("project", "项目 XM001", {DEPT, LEADER, ADMIN}, "包抓县领导"),
     say("ledger", "台账", {DEPT, OTHER_DEPT, LEADER, ADMIN}, "正在处理"),  # slow: a worker writes the XLSX
     say("exports", "导出 诉求", {DEPT, OTHER_DEPT, LEADER, ADMIN}, "正在处理"),  # the register for a period
+    # --- digests: staff see their scope (a leader his 分管, an official his department); slow
+    say("daily", "日报", {DEPT, OTHER_DEPT, LEADER, ADMIN}, "正在处理"),
+    say("weekly", "周报", {DEPT, OTHER_DEPT, LEADER, ADMIN}, "正在处理"),
+    say("ranking", "排名 上月", {DEPT, OTHER_DEPT, LEADER, ADMIN}, "正在处理"),
+    click("digest:project:XM001", {DEPT, LEADER, ADMIN}, "包抓县领导"),
+    click("digest:instruct:XM001", {LEADER}, "作出批示"),
     # --- 督办卡/批示卡: the project's leader (or an admin) issues and clears; the department answers
     say("sv-list", "督办", {DEPT, OTHER_DEPT, LEADER, ADMIN}, "督办卡|没有需要您处理", setup=s.issued_card),
     say("sv-issue", "签发 {card}", {LEADER, ADMIN}, "已签发", setup=s.drafted_card, effect=_card("issued")),
