@@ -60,6 +60,9 @@ def _risk_section(digest: Digest) -> str:
 def _orders(digest: Digest) -> str:
     o = digest.orders
     head = f"**诉求** 新增{o.new} · 在办{o.open} · 超时{o.late}"
+    late = sorted((d for d in o.departments if d.late), key=lambda d: -d.late)
+    if late:
+        head += "\n超时：" + "、".join(f"{d.name}{d.late}件（最久 {d.oldest}）" for d in late[:LISTED])
     rates = "\n".join(
         f"> {name} {_rate_change(name, o.rates[name], o.rates_before[name])}" for name in RATE_NAMES
     )

@@ -41,7 +41,8 @@ def rates(*pairs: tuple[int, int]) -> dict[str, Rate]:
 
 
 def department(name: str, score: float | None, late: int = 0) -> DepartmentOrders:
-    return DepartmentOrders(1, name, new=3, open=2, late=late, oldest=None, oldest_since=None,
+    oldest = "S2611-0009" if late else None
+    return DepartmentOrders(1, name, new=3, open=2, late=late, oldest=oldest, oldest_since=None,
                             rates=rates((1, 2), (1, 2), (1, 1), (0, 3), (0, 1)), score=score)  # fmt: skip
 
 
@@ -84,6 +85,7 @@ def test_what_needs_the_leader_comes_first_then_the_figures_with_their_change():
     risks_at, orders_at = text.index("需要您处理（5项）"), text.index("**诉求** 新增12 · 在办7 · 超时2")
     assert risks_at < orders_at
     assert "1. 超时诉求 S2611-0007（县自然资源局，2026-11-22 09:00起）" in text
+    assert "超时：县自然资源局2件（最久 S2611-0009）" in text
     assert "2. 红色项目 XM001 城南产业园标准厂房（县发改局）用地手续未办结" in text
     assert (
         "督办卡逾期 D2611-0002 期限11月20日" in text and "颜色不一致 XM004 污水处理厂：报白，测算红" in text
