@@ -255,12 +255,14 @@ def export_ledger(year: int | None, file: Path) -> None:
     from bot.db import session_scope
     from bot.errors import Invalid
     from handlers.projects.ledger import write_ledger
+    from handlers.projects.rules import rules_from
 
     rt = _runtime()
     today = local(rt.clock.now()).date()
     try:
         with session_scope(rt.session_factory) as session:
-            summary = write_ledger(session, file, year or today.year, today=today)
+            rules = rules_from(rt.settings)
+            summary = write_ledger(session, file, year or today.year, today=today, rules=rules)
     except Invalid as exc:
         click.echo(exc.message, err=True)
         sys.exit(1)

@@ -25,7 +25,7 @@ from bot.clock import as_utc, local
 from bot.models import AuditEvent
 from handlers.complaints.cards import excerpt
 from handlers.digests.model import ProjectFigures, ProjectLine, Scope
-from handlers.projects.cycle import Cycle, cycle_of, day_label, monday_of
+from handlers.projects.cycle import Cycle, applies_to, cycle_of, day_label, monday_of
 from handlers.projects.models import (
     COLOUR_LABELS,
     OPEN_CARD_STATUSES,
@@ -52,13 +52,13 @@ def project_figures(session: Session, scope: Scope, cutoff: datetime, rules: Pro
     week, before = cycle.week, cycle.week - timedelta(days=7)
     projects = tracked_projects(session, scope)
     reports = weekly_reports(session, [p.id for p in projects], (week, before))
-    marks = week_marks(projects, reports, week)
+    marks = week_marks(projects, reports, cycle)
     cards = card_states(session, scope, cutoff)
     today = local(as_utc(cutoff)).date()
     return ProjectFigures(
         week_label=cycle.label,
         colours=colour_counts(marks),
-        colours_before=colour_counts(week_marks(projects, reports, before)),
+        colours_before=colour_counts(week_marks(projects, reports, cycle_of(before, rules))),
         red=[_line(p, r.problems.strip()) for p, r in marks if r and r.colour_enum is Colour.RED],
         yellow=[_line(p, r.problems.strip()) for p, r in marks if r and r.colour_enum is Colour.YELLOW],
         unreported=[_line(p) for p, r in marks if r is None],
@@ -122,14 +122,14 @@ def weekly_reports(session: Session, project_ids: list[int], weeks: Iterable[dat
 
 
 def week_marks(
-    projects: list[Project], reports: Reports, week: date
+    projects: list[Project], reports: Reports, cycle: Cycle
 ) -> list[tuple[Project, WeeklyReport | None]]:
-    """The projects due a report for `week` (registered by its end, or reported), each with its report."""
-    last_day = week + timedelta(days=6)
+    """The projects due a report for the cycle's week (registered by its prompt, or reported), with it."""
+    week = cycle.week
     return [
         (p, reports.get((p.id, week)))
         for p in projects
-        if (p.id, week) in reports or local(as_utc(p.created_at)).date() <= last_day
+        if (p.id, week) in reports or applies_to(cycle, p.created_at)
     ]
 
 

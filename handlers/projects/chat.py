@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,9 +13,17 @@ from bot.routing import Context, HandlerResult, Router, as_list
 from handlers.complaints.flow import clicked
 from handlers.complaints.parsing import pick, split_first
 from handlers.projects import reports
-from handlers.projects.cycle import cycle_of, monday_of
+from handlers.projects.cycle import cycle_of, monday_of, month_of_week
 from handlers.projects.models import COLOUR_MEANINGS, TRACKED_STAGES, Colour, Project
-from handlers.projects.parsing import COLOUR_HELP, format_wan, parse_amount, parse_colour, parse_report_line
+from handlers.projects.parsing import (
+    COLOUR_HELP,
+    format_wan,
+    is_nothing,
+    labelled_parts,
+    parse_amount,
+    parse_colour,
+    parse_report_line,
+)
 from handlers.projects.registry import (
     find_project,
     project_leaders,
@@ -34,7 +41,6 @@ REPORT_EXAMPLE = "进展 XM001 黄 完成投资1200万 形象进度:主体封顶
 MONTHLY_USAGE = "月汇报 <项目> 完成投资:<金额> 形象进度:<内容> 资金到位:<金额> 前期工作:… 问题:… 措施:…"
 PICK_STEP = "proj.pick"
 REPORT_STEP = "proj.report"
-NOTHING = ("无", "没有", "暂无", "无问题", "none", "-", "0")
 QUESTIONS = {
     "colour": f"请回复本周进度颜色：{COLOUR_HELP}",
     "invested": "本周完成投资多少？如 300万、1.2亿（不写单位按万元）；没有请回复 0",
@@ -67,8 +73,8 @@ def report(ctx: Context, args: str) -> HandlerResult:
         answers["invested"] = line.invested_yuan
     if line.colour and line.invested_yuan is not None and line.progress:
         return _record(ctx, project, answers)  # a complete line: problems are optional
-    if not line.problems:
-        del answers["problems"]  # step by step, ask for them too
+    if not line.problems_given:
+        del answers["problems"]  # step by step, ask for them too (「问题:无」 counts as an answer)
     if not line.progress:
         del answers["progress"]
     return _ask_next(ctx, project, answers)
@@ -128,7 +134,7 @@ def _read_answer(field: str, text: str) -> Any:
         return parse_amount(value)
     if not value:
         raise Invalid(QUESTIONS[field])
-    return "" if field == "problems" and value.lower() in NOTHING else value
+    return "" if field == "problems" and is_nothing(value) else value
 
 
 def _record(ctx: Context, project: Project, answers: dict[str, Any]) -> list[Reply]:
@@ -141,9 +147,11 @@ def _record(ctx: Context, project: Project, answers: dict[str, Any]) -> list[Rep
         problems=answers.get("problems", ""),
         help_needed=answers.get("help", ""),
     )
+    week = date.fromisoformat(answers["week"]) if answers.get("week") else None  # a prompt card's
     done = reports.record_weekly(
-        ctx.session, project, person, entry, now=ctx.now, rules=_rules(ctx), channel=ctx.inbound.channel.value
-    )
+        ctx.session, project, person, entry, now=ctx.now, rules=_rules(ctx),
+        channel=ctx.inbound.channel.value, week=week,
+    )  # fmt: skip
     if done.disagrees:
         _tell_leaders_of_disagreement(ctx, project, done)
     return [Text(_recorded_text(ctx, project, done))]
@@ -151,10 +159,10 @@ def _record(ctx: Context, project: Project, answers: dict[str, Any]) -> list[Rep
 
 def _recorded_text(ctx: Context, project: Project, done: reports.Recorded) -> str:
     r = done.report
-    year_total = reports.invested_in_year(ctx.session, project, r.week.year)
+    year_total = reports.year_to_date(ctx.session, project, month_of_week(r.week).year)
     lines = [
         f"✅ 已记录 {project.code} {project.name} {done.cycle.label}进展"
-        + ("（补报）" if r.week != monday_of(_today(ctx)) else ""),
+        + ("（补报）" if r.week != monday_of(_today(ctx)) and done.late else ""),
         f"颜色：{colour_text(r.colour_enum)}｜本周完成投资：{format_wan(r.invested_yuan)}｜年度累计：{format_wan(year_total)}",
         f"形象进度：{r.progress}",
     ]
@@ -205,7 +213,7 @@ def colour_by_card(ctx: Context, key: str) -> HandlerResult:
 
 
 def _start_from_card(ctx: Context, key: str) -> HandlerResult:
-    """Check the card (`<code>:<week>:<colour>`) is this week's, then ask for the rest."""
+    """Check the card's week (`<code>:<week>:<colour>`) is still open for reporting, then ask for the rest."""
     try:
         code, week_text, colour_value = key.split(":")
         week, colour = date.fromisoformat(week_text), Colour(colour_value)
@@ -213,10 +221,10 @@ def _start_from_card(ctx: Context, key: str) -> HandlerResult:
         raise Conflict("这张卡片已失效，请发送「进展」重新报送。") from exc
     project = find_project(ctx.session, code)
     require_reporter(project, ctx.require_person())
-    if reports.week_for(ctx.session, project, ctx.now, _rules(ctx)) != week:
+    if week not in reports.open_weeks(project, ctx.now, _rules(ctx)):
         label = cycle_of(week, _rules(ctx)).label
         raise Conflict(f"这张卡片是{label}的，已过期；请发送「进展 {code}」报送本周进展。")
-    return _ask_next(ctx, project, {"colour": colour.value})
+    return _ask_next(ctx, project, {"colour": colour.value, "week": week.isoformat()})
 
 
 # ---- 月汇报 ---------------------------------------------------------------------------------
@@ -267,16 +275,18 @@ def monthly(ctx: Context, args: str) -> HandlerResult:
 
 
 def _labelled(text: str, labels: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    """「完成投资:3000万 形象进度:主体封顶」 → {"invested": "3000万", "progress": "主体封顶"}."""
-    words = {w: name for name, ws in labels.items() for w in ws}
-    pattern = re.compile("(" + "|".join(sorted(words, key=len, reverse=True)) + r")\s*[:：]\s*")
-    found = list(pattern.finditer(text))
-    if found and text[: found[0].start()].strip():
-        raise Invalid(f"没有看懂「{text[: found[0].start()].strip()}」，每一项请写成「名称:内容」。")
+    """「完成投资:3000万 形象进度:主体封顶」 → {"invested": "3000万", "progress": "主体封顶"}.
+
+    A label needs its 「:」 and counts only at the start or after a space: 「问题:进度滞后」 is one part.
+    """
+    head, found = labelled_parts(text, labels, colon_needed=True)
+    if head.strip():
+        raise Invalid(f"没有看懂「{head.strip()}」，每一项请写成「名称:内容」。")
     parts: dict[str, str] = {}
-    for i, match in enumerate(found):
-        end = found[i + 1].start() if i + 1 < len(found) else len(text)
-        parts[words[match.group(1)]] = text[match.end() : end].strip(" ，,;；。")
+    for part in found:
+        if part.field in parts:
+            raise Invalid(f"「{part.word}」写了两次，请只写一次。")
+        parts[part.field] = part.value
     return parts
 
 
@@ -356,7 +366,7 @@ def _detail(ctx: Context, project: Project) -> str:
         f"责任单位：{project.department.name}｜包抓县领导：{project.leader.name if project.leader else '—'}",
         f"责任人：{leads}｜业主：{project.enterprise.name if project.enterprise else '—'}",
         f"总投资：{format_wan(project.total_investment_yuan)}｜{project.plan_year}年计划：{format_wan(project.annual_plan_yuan)}"
-        f"｜已完成：{format_wan(reports.invested_in_year(ctx.session, project, project.plan_year))}",
+        f"｜已完成：{format_wan(reports.year_to_date(ctx.session, project, project.plan_year))}",
     ]
     upcoming = [m for m in project.milestones if m.month >= _today(ctx).replace(day=1)][:3]
     lines += [f"节点：{m.month.year}年{m.month.month}月 {m.task}" for m in upcoming]

@@ -9,6 +9,7 @@ time, the list of those still missing goes to their leader.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -74,19 +75,57 @@ def _at(day: date, moment: time) -> datetime:
     return as_utc(datetime.combine(day, moment, tzinfo=LOCAL_ZONE))
 
 
+EARLIER_WEEKS = 3  # a late reminder or escalation falls at most this many weeks after its week
+
+
 def current_cycles(now: datetime, rules: ProjectRules) -> list[Cycle]:
-    """The cycles with a step still due around `now`: this week's and, in its late window, last week's."""
-    this_week = monday_of(local(as_utc(now)).date())
-    return [cycle_of(this_week - timedelta(days=7), rules), cycle_of(this_week, rules)]
+    """The cycles with a step possibly due around `now`, oldest first: this week's and the 3 before.
 
-
-def reporting_week(now: datetime, rules: ProjectRules, *, reported_last_week: bool) -> date:
-    """Which week a report typed at `now` is for.
-
-    Normally the current week; but before last week's escalation, a project not yet reported for
-    last week is reported late for last week (the late reminder asks for exactly that).
+    Normally only last week's late reminder and escalation fall in this week; after a long holiday
+    (春节) they can fall two weeks later. Each step is still bounded by its own window, so an old
+    week's steps are not sent again.
     """
-    last, this = current_cycles(now, rules)
-    if not reported_last_week and as_utc(now) <= last.escalate_at:
-        return last.week
+    this_week = monday_of(local(as_utc(now)).date())
+    return [cycle_of(this_week - timedelta(days=7 * n), rules) for n in range(EARLIER_WEEKS, -1, -1)]
+
+
+def applies_to(cycle: Cycle, registered_at: datetime | None) -> bool:
+    """Whether the week is a reporting week for a project registered at `registered_at`.
+
+    It is when the project existed at the week's prompt: a project registered later owes nothing
+    for that week (no 补报, no 未报).
+    """
+    return registered_at is None or as_utc(registered_at) <= cycle.prompt_at
+
+
+def is_open(cycle: Cycle, now: datetime, registered_at: datetime | None) -> bool:
+    """An earlier week can still be reported (补报) until its escalation, if it applies to the project."""
+    return as_utc(now) <= cycle.escalate_at and applies_to(cycle, registered_at)
+
+
+def reporting_week(
+    now: datetime,
+    rules: ProjectRules,
+    *,
+    reported: Collection[date] = (),
+    registered_at: datetime | None = None,
+) -> date:
+    """Which week a report typed at `now` is for, given the weeks already `reported`.
+
+    Normally the current week; but an earlier week not yet reported is reported late (补报) until
+    its escalation (the late reminder asks for exactly that), the oldest first, unless the project
+    was registered after that week's prompt.
+    """
+    *earlier, this = current_cycles(now, rules)
+    for cycle in earlier:
+        if cycle.week not in reported and is_open(cycle, now, registered_at):
+            return cycle.week
     return this.week
+
+
+def month_of_week(week: date) -> date:
+    """The month (its first day) a week named by its Monday belongs to: the month of its Thursday.
+
+    As in ISO 8601, so no week counts in two months (or two years).
+    """
+    return (week + timedelta(days=3)).replace(day=1)

@@ -290,6 +290,7 @@ def import_projects(
             current = existing.get(record.values["code"])
             if current is None:
                 record.values.setdefault("plan_year", this_year)
+            _new_year_starts_afresh(record, current)
             errors += _project_rules(record, current)
             _join_task_force(record)
     return _write(session, PROJECTS, records, existing, errors, clock=clock, actor=actor, links=LINKS)
@@ -331,6 +332,13 @@ def _stored_projects(session: Session) -> dict[str, Project]:
         selectinload(Project.members).selectinload(ProjectMember.person), selectinload(Project.milestones)
     )
     return {p.code: p for p in session.scalars(query)}
+
+
+def _new_year_starts_afresh(record: _Record, current: Project | None) -> None:
+    """A new 计划年度 without 本年已完成投资: the stored figure was the old year's, so it becomes 0."""
+    year = record.values.get("plan_year")
+    if current is not None and year is not None and year != current.plan_year:
+        record.values.setdefault("invested_before_yuan", 0)
 
 
 def _project_rules(record: _Record, current: Project | None) -> list[RowError]:

@@ -2,9 +2,11 @@
 
 Each month's sheet has one row per active project: the register (编号 … 年度计划), the month's
 investment (the 月汇报's figure when there is one, else the sum of the month's weekly reports),
-the year's cumulative figure and 完成率, one column per reporting week with its 绿白黄红 colour
-(or 未报), the 月汇报's words, and the open 督办卡. Only reports in force count (replaced_at IS
-NULL). A week belongs to the month of its Thursday, as in ISO 8601, so no week is counted twice.
+the year's cumulative figure and 完成率 (reports.cumulative_investment, as the chat shows them),
+one column per reporting week with its 绿白黄红 colour (未报; blank for a week before the project
+was registered, 无需周报 for a project past construction), the 月汇报's words, and the open 督办卡.
+Only reports in force count (replaced_at IS NULL). A week belongs to the month of its Thursday,
+as in ISO 8601, so no week is counted twice.
 """
 
 from __future__ import annotations
@@ -21,23 +23,27 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.clock import as_utc, local
 from bot.errors import Invalid
 from bot.models import Department
-from handlers.projects.cycle import monday_of
+from handlers.projects.cycle import Cycle, applies_to, cycle_of, monday_of, month_of_week
 from handlers.projects.models import (
     COLOUR_LABELS,
     OPEN_CARD_STATUSES,
+    TRACKED_STAGES,
     MonthlyReport,
     Project,
     SupervisionCard,
     WeeklyReport,
 )
 from handlers.projects.parsing import format_wan
+from handlers.projects.reports import cumulative_investment, month_investment
+from handlers.projects.rules import ProjectRules
 
 UNREPORTED = "未报"
+NOT_DUE = "无需周报"  # a project past construction (竣工/投产) owes no weekly report
 LABELS = (*COLOUR_LABELS.values(), UNREPORTED)  # 绿 白 黄 红 未报
 FILLS = dict(zip(LABELS, ("C6EFCE", "FFFFFF", "FFEB9C", "FFC7CE", "D9D9D9"), strict=True))
+FILLS[NOT_DUE] = "F2F2F2"
 HEADER_FILL = "DDEBF7"
 WAN = "#,##0.00"  # 万元, two decimals
 RATE = "0.0%"
@@ -77,6 +83,7 @@ SUMMARY_COLUMNS = (
     Col("责任单位", 18),
     Col("项目数", 8),
     *(Col(label, 7, "week") for label in LABELS),
+    Col(NOT_DUE, 9, "week"),
     Col("总投资(万元)", 14, "wan"),
     Col("年度计划(万元)", 14, "wan"),
     Col("年度累计完成(万元)", 14, "wan"),
@@ -95,11 +102,6 @@ def ledger_months(year: int, today: date) -> list[date]:
         raise Invalid(f"{year}年还没有开始，没有台账可导出（今天是{today:%Y-%m-%d}）。")
     last = today.month if year == today.year else 12
     return [date(year, month, 1) for month in range(1, last + 1)]
-
-
-def month_of_week(week: date) -> date:
-    """The month (its first day) a week named by its Monday belongs to: the month of its Thursday."""
-    return (week + timedelta(days=3)).replace(day=1)
 
 
 def weeks_in(month: date, today: date) -> list[date]:
@@ -129,42 +131,42 @@ class Reports:
     weekly: dict[int, dict[date, WeeklyReport]] = field(default_factory=dict)
     monthly: dict[int, dict[date, MonthlyReport]] = field(default_factory=dict)
     open_cards: dict[int, int] = field(default_factory=dict)
-    weekly_sums: dict[tuple[int, date], int] = field(default_factory=dict)  # (project, month) → 元
+    rules: ProjectRules = field(default_factory=ProjectRules)
+    cycles: dict[date, Cycle] = field(default_factory=dict)  # computed once per week
 
     def add_weekly(self, report: WeeklyReport) -> None:
         """Take a report in force (a later one for the same week replaces an earlier one)."""
-        weeks = self.weekly.setdefault(report.project_id, {})
-        key = (report.project_id, month_of_week(report.week))
-        earlier = weeks.get(report.week)
-        self.weekly_sums[key] = self.weekly_sums.get(key, 0) - (earlier.invested_yuan if earlier else 0)
-        self.weekly_sums[key] += report.invested_yuan
-        weeks[report.week] = report
+        self.weekly.setdefault(report.project_id, {})[report.week] = report
+
+    def _amounts(self, project_id: int) -> tuple[dict[date, int], dict[date, int]]:
+        weekly = {w: r.invested_yuan for w, r in self.weekly.get(project_id, {}).items()}
+        monthly = {m: r.invested_yuan for m, r in self.monthly.get(project_id, {}).items()}
+        return weekly, monthly
 
     def invested(self, project_id: int, month: date) -> int | None:
         """The month's investment: the 月汇报's, else its weeks' sum; None when nothing was reported."""
-        monthly = self.monthly.get(project_id, {}).get(month)
-        if monthly is not None:
-            return monthly.invested_yuan
-        return self.weekly_sums.get((project_id, month))
+        return month_investment(*self._amounts(project_id), month)
 
     def cumulative(self, project: Project, month: date) -> int:
         """The investment from January to the end of `month` (with what was done before reporting began)."""
-        months = (date(month.year, m, 1) for m in range(1, month.month + 1))
-        before = project.invested_before_yuan if project.plan_year == month.year else 0
-        return before + sum(self.invested(project.id, m) or 0 for m in months)
+        return cumulative_investment(project, month.year, *self._amounts(project.id), through_month=month)
 
     def week_label(self, project: Project, week: date) -> str | None:
-        """绿/白/黄/红, 未报, or None for a week that ended before the project was registered."""
+        """绿/白/黄/红, 未报, 无需周报, or None: the week's prompt came before the project was registered."""
         report = self.weekly.get(project.id, {}).get(week)
         if report is not None:
             return report.colour_enum.label
-        registered = local(as_utc(project.created_at)).date()
-        return None if week + timedelta(days=6) < registered else UNREPORTED
+        cycle = self.cycles.get(week) or self.cycles.setdefault(week, cycle_of(week, self.rules))
+        if not applies_to(cycle, project.created_at):
+            return None
+        return UNREPORTED if project.stage_enum in TRACKED_STAGES else NOT_DUE
 
-    def latest_label(self, project_id: int, today: date) -> str:
-        """The colour of the project's latest weekly report up to today, or 未报."""
-        weeks = [w for w in self.weekly.get(project_id, {}) if w <= today]
-        return self.weekly[project_id][max(weeks)].colour_enum.label if weeks else UNREPORTED
+    def latest_label(self, project: Project, today: date) -> str:
+        """The colour of the project's latest weekly report up to today, else 未报 (or 无需周报)."""
+        weeks = [w for w in self.weekly.get(project.id, {}) if w <= today]
+        if weeks:
+            return self.weekly[project.id][max(weeks)].colour_enum.label
+        return UNREPORTED if project.stage_enum in TRACKED_STAGES else NOT_DUE
 
 
 def ledger_projects(session: Session, department: Department | None = None) -> list[Project]:
@@ -176,10 +178,12 @@ def ledger_projects(session: Session, department: Department | None = None) -> l
     return list(session.scalars(query))
 
 
-def load_reports(session: Session, projects: list[Project], year: int) -> Reports:
+def load_reports(
+    session: Session, projects: list[Project], year: int, rules: ProjectRules | None = None
+) -> Reports:
     """The weekly and monthly reports in force for the year's weeks and months, and open cards."""
     ids = [p.id for p in projects]
-    reports = Reports()
+    reports = Reports(rules=rules or ProjectRules())
     weekly = select(WeeklyReport).where(
         WeeklyReport.project_id.in_(ids),
         WeeklyReport.week.between(monday_of(date(year, 1, 1)), date(year, 12, 31)),
@@ -223,7 +227,7 @@ class LedgerSummary:
     year: int
     today: date
     projects: int
-    colours: dict[str, int]  # 绿 白 黄 红 未报 → number of projects by their latest colour
+    colours: dict[str, int]  # 绿 白 黄 红 未报 无需周报 → number of projects by their latest colour
     total_investment_yuan: int
     annual_plan_yuan: int
     done_yuan: int
@@ -237,6 +241,7 @@ class LedgerSummary:
     def text(self) -> str:
         """「2026年重点项目12个；最新进度：绿3 白5 黄2 红1 未报1；年度计划…」."""
         colours = " ".join(f"{label}{self.colours.get(label, 0)}" for label in LABELS)
+        colours += f" {NOT_DUE}{self.colours[NOT_DUE]}" if self.colours.get(NOT_DUE) else ""
         rate = f"（{self.rate:.1%}）" if self.rate is not None else ""
         return (
             f"{self.year}年重点项目{self.projects}个；最新进度：{colours}；"
@@ -252,7 +257,7 @@ def summarise(projects: list[Project], reports: Reports, year: int, today: date)
         year=year,
         today=today,
         projects=len(projects),
-        colours=dict(Counter(reports.latest_label(p.id, today) for p in projects)),
+        colours=dict(Counter(reports.latest_label(p, today) for p in projects)),
         total_investment_yuan=sum(p.total_investment_yuan for p in projects),
         annual_plan_yuan=sum(_plan(p, year) or 0 for p in projects),
         done_yuan=sum(reports.cumulative(p, last) for p in projects),
@@ -276,11 +281,15 @@ def write_ledger(
     *,
     today: date,
     department: Department | None = None,
+    rules: ProjectRules | None = None,
 ) -> LedgerSummary:
-    """Write the year's ledger (of one department's projects, if given) as XLSX; its summary."""
+    """Write the year's ledger (of one department's projects, if given) as XLSX; its summary.
+
+    `rules` place each week's prompt (a week counts for a project registered by then).
+    """
     months = ledger_months(year, today)
     projects = ledger_projects(session, department)
-    reports = load_reports(session, projects, year)
+    reports = load_reports(session, projects, year, rules)
     book = Workbook()
     summary = summarise(projects, reports, year, today)
     _summary_sheet(book.active, projects, reports, summary)
@@ -357,6 +366,7 @@ def _summary_row(name: str, summary: LedgerSummary) -> list[Any]:
         name,
         summary.projects,
         *(summary.colours.get(label, 0) for label in LABELS),
+        summary.colours.get(NOT_DUE, 0),
         wan(summary.total_investment_yuan),
         wan(summary.annual_plan_yuan),
         wan(summary.done_yuan),

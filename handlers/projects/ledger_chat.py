@@ -14,6 +14,7 @@ from bot.models import Department, Person, Role
 from bot.replies import File, Text
 from bot.routing import Context, HandlerResult, Router
 from handlers.projects.ledger import write_ledger
+from handlers.projects.rules import rules_from
 
 router = Router("project-ledger")
 
@@ -33,7 +34,8 @@ def ledger(ctx: Context, args: str) -> HandlerResult:
     year = parse_year(args, today)
     department = scope_of(person)
     path = export_path(ctx.services["settings"].var_dir, year, ctx.now)
-    summary = write_ledger(ctx.session, path, year, today=today, department=department)
+    rules = rules_from(ctx.services["settings"])
+    summary = write_ledger(ctx.session, path, year, today=today, department=department, rules=rules)
     whose = f"{department.name}负责的" if department is not None else ""
     if summary.projects == 0:
         path.unlink()

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -117,6 +118,12 @@ def _in(column: str, values: type[StrEnum]) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({listed})", name=f"{column}_valid")
 
 
+def _one_in_force(name: str, period: str) -> Index:
+    """At most one report in force (replaced_at IS NULL) per project and period, on every backend."""
+    in_force = text("replaced_at IS NULL")
+    return Index(name, "project_id", period, unique=True, postgresql_where=in_force, sqlite_where=in_force)
+
+
 class Project(Base):
     """A key project: one leader, one task force, one responsible department (一个项目一名领导一套专班)."""
 
@@ -198,6 +205,7 @@ class WeeklyReport(Base):
         _in("colour", Colour),
         Index("ix_weekly_project_week", "project_id", "week"),
         Index("ix_weekly_week", "week"),
+        _one_in_force("uq_weekly_in_force", "week"),  # two reports at the same moment: one wins
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -231,7 +239,10 @@ class MonthlyReport(Base):
     """A department's 月汇报 of one project for one month (due by the 20th)."""
 
     __tablename__ = "project_monthly_reports"
-    __table_args__ = (Index("ix_monthly_project_month", "project_id", "month"),)
+    __table_args__ = (
+        Index("ix_monthly_project_month", "project_id", "month"),
+        _one_in_force("uq_monthly_in_force", "month"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))

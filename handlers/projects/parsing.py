@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -90,7 +91,10 @@ class ReportLine:
     progress: str = ""
     problems: str = ""
     help_needed: str = ""
+    problems_given: bool = False  # 「问题:无」 was typed: nothing to ask, though problems is empty
 
+
+NOTHING = ("无", "没有", "暂无", "无问题", "none", "-", "0")  # 「问题:无」: nothing to report
 
 LABELS = {
     "invested": ("完成投资", "本期投资", "本周投资", "本周完成投资", "投资"),
@@ -99,27 +103,70 @@ LABELS = {
     "help_needed": ("需协调事项", "协调事项", "需协调", "需要协调", "需帮助", "需要帮助", "建议"),
     "colour": ("颜色",),
 }
-_LABEL_OF = {word: field for field, words in LABELS.items() for word in words}
-_LABEL = re.compile("(" + "|".join(sorted(_LABEL_OF, key=len, reverse=True)) + r")\s*[:：]?\s*")
+# Common words that begin many a sentence: a label only with a colon after them (「问题:」, not 「问题较多」)
+COLON_LABELS = ("进度", "投资", "问题", "困难", "建议")
+AMOUNT_LABELS = ("投资",)  # … or, for 投资, followed by an amount: 「投资 1.2亿」「投资0」
+_AMOUNT_START = re.compile(r"\s*[0-9]")
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A label found in a line: the word as typed, the field it names, and its value."""
+
+    word: str
+    field: str
+    value: str
+
+
+def labelled_parts(
+    text: str,
+    labels: Mapping[str, tuple[str, ...]],
+    *,
+    colon_needed: Collection[str] | bool = (),
+    or_amount: Collection[str] = (),
+) -> tuple[str, list[Labelled]]:
+    """「黄 完成投资1200万 问题:融资困难」 → the text before the first label, and each labelled part.
+
+    A label counts only at the start of `text` or after a space; a word in `colon_needed` (True: every
+    label) only when a 「:」 follows it, or, for a word in `or_amount`, an amount. Anything else, and
+    every label-like word inside a value (「问题:进度滞后」), is plain text.
+    """
+    field_of = {word: field for field, words in labels.items() for word in words}
+    words = "|".join(re.escape(w) for w in sorted(field_of, key=len, reverse=True))
+    found = []
+    for match in re.finditer(rf"(?:^|(?<=\s))({words})(\s*[:：])?", text):
+        word, colon = match.group(1), match.group(2)
+        needs = colon_needed if isinstance(colon_needed, bool) else word in colon_needed
+        after_amount = word in or_amount and _AMOUNT_START.match(text, match.end(1)) is not None
+        if colon or not needs or after_amount:
+            found.append(match)
+    parts = []
+    for index, match in enumerate(found):
+        end = found[index + 1].start() if index + 1 < len(found) else len(text)
+        value = text[match.end() : end].strip(" ，,;；。")
+        parts.append(Labelled(match.group(1), field_of[match.group(1)], value))
+    return text[: found[0].start()] if found else text, parts
+
+
+def is_nothing(value: str) -> bool:
+    """「无」「没有」「暂无」…: the official has nothing to say there (stored as empty)."""
+    return value.strip().lower() in NOTHING
 
 
 def parse_report_line(args: str) -> ReportLine:
     """「XM001 黄 完成投资1200万 形象进度:主体封顶 问题:用地手续未办结」 → its parts.
 
     The first word names the project; a colour word may follow; labelled parts may come in any
-    order. Unlabelled text after the colour is taken as 形象进度.
+    order. Unlabelled text after the colour is taken as 形象进度. 「问题:无」 and the like are empty.
     """
     text = _norm(args)
     project, _, rest = text.partition(" ")
+    head, labelled = labelled_parts(rest, LABELS, colon_needed=COLON_LABELS, or_amount=AMOUNT_LABELS)
     parts: dict[str, str] = {}
-    matches = list(_LABEL.finditer(rest))
-    head = rest[: matches[0].start()] if matches else rest
-    for index, match in enumerate(matches):
-        end = matches[index + 1].start() if index + 1 < len(matches) else len(rest)
-        field = _LABEL_OF[match.group(1)]
-        if field in parts:
-            raise Invalid(f"「{match.group(1)}」写了两次，请只写一次。")
-        parts[field] = rest[match.end() : end].strip(" ，,;；。")
+    for part in labelled:
+        if part.field in parts:
+            raise Invalid(f"「{part.word}」写了两次，请只写一次。")
+        parts[part.field] = part.value
     invested, _, after_amount = parts.pop("invested", "").partition(" ")
     colour, leftover = _leading_colour(head.strip(), parts.pop("colour", None))
     leftover = f"{leftover} {after_amount.strip()}".strip()
@@ -127,13 +174,15 @@ def parse_report_line(args: str) -> ReportLine:
         parts["progress"] = leftover
     elif leftover:
         raise Invalid(f"没有看懂「{leftover}」，请在前面写明「形象进度:」「问题:」或「需协调:」。")
+    problems, help_needed = parts.get("problems", ""), parts.get("help_needed", "")
     return ReportLine(
         project=project,
         colour=colour,
         invested_yuan=parse_amount(invested) if invested else None,
         progress=parts.get("progress", ""),
-        problems=parts.get("problems", ""),
-        help_needed=parts.get("help_needed", ""),
+        problems="" if is_nothing(problems) else problems,
+        help_needed="" if is_nothing(help_needed) else help_needed,
+        problems_given="problems" in parts,
     )
 
 

@@ -364,3 +364,23 @@ def test_the_years_investment_before_reporting_began(
     bad = [["项目编号", "项目名称", "责任单位", "本年已完成投资"], ["XM9", "园区污水厂", "FGJ", "6500完"]]
     with pytest.raises(ImportFailed, match="本年已完成投资：「6500完」的单位「完」无法识别"):
         import_projects_file(county, write_csv(tmp_path / "q.csv", bad), clock=clock)
+
+
+def test_a_new_plan_year_without_the_years_investment_starts_from_nothing(
+    county: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    rows = [
+        ["项目编号", "项目名称", "责任单位", "计划年度", "年度计划投资", "本年已完成投资"],
+        ["XM9", "园区污水厂", "FGJ", "2026", "1亿", "6500万"],
+    ]
+    import_projects_file(county, write_csv(tmp_path / "p.csv", rows), clock=clock)
+    same_year = [["项目编号", "项目名称", "责任单位", "计划年度"], ["XM9", "园区污水厂", "FGJ", "2026"]]
+    import_projects_file(county, write_csv(tmp_path / "q.csv", same_year), clock=clock)
+    assert projects(county)["XM9"].invested_before_yuan == 65_000_000  # the same year: kept
+    next_year = [
+        ["项目编号", "项目名称", "责任单位", "计划年度", "年度计划投资"],
+        ["XM9", "园区污水厂", "FGJ", "2027", "2亿"],
+    ]
+    import_projects_file(county, write_csv(tmp_path / "r.csv", next_year), clock=clock)
+    project = projects(county)["XM9"]
+    assert (project.plan_year, project.invested_before_yuan) == (2027, 0)  # 6500万 was 2026's

@@ -17,7 +17,8 @@ from bot.errors import Invalid
 from bot.models import Department, Person, Role
 from bot.runtime import Runtime
 from bot.settings import Settings
-from handlers.projects.ledger import month_of_week, weeks_in, write_ledger
+from handlers.projects.cycle import month_of_week
+from handlers.projects.ledger import weeks_in, write_ledger
 from handlers.projects.ledger_chat import parse_year
 from handlers.projects.ledger_chat import router as ledger_router
 from handlers.projects.models import (
@@ -214,6 +215,27 @@ def test_the_summary_sheet_counts_latest_colours_by_department(county: Session, 
     assert (total["年度计划(万元)"], total["年度累计完成(万元)"], total["完成率"]) == (20000, 2800, 0.14)
     assert table["开发区管委会"]["项目数"] == 2 and table["开发区管委会"]["督办卡(未销号)"] == 2
     assert fill(sheet.cell(row=1, column=header.index("红") + 1)) == "FFC7CE"
+
+
+def test_weeks_before_registration_are_blank_and_finished_projects_owe_no_report(
+    county: Session, tmp_path: Path
+) -> None:
+    kfq = county.query(Department).filter_by(code="KFQ").one()
+    saturday = datetime(2026, 11, 21, 2, tzinfo=UTC)  # after week 47's prompt (Friday 20th 09:10)
+    add_project(county, "XM-E", kfq, created_at=saturday)
+    add_project(county, "XM-F", kfq, stage="completed")  # 竣工
+    county.commit()
+    path = tmp_path / "ledger.xlsx"
+    summary = write_ledger(county, path, 2026, today=TODAY)
+    book = openpyxl.load_workbook(path)
+    november = by_code(book[NOVEMBER])
+    assert [november["XM-E"][w] for w in NOV_WEEKS] == [None, None, None, "未报"]
+    assert [november["XM-F"][w] for w in NOV_WEEKS] == ["无需周报"] * 4
+    assert summary.colours == {"红": 1, "未报": 3, "无需周报": 1}
+    assert "未报3 无需周报1；" in summary.text()
+    header, *data = rows(book["汇总"])
+    total = dict(zip(header, data[[r[0] for r in data].index("合计")], strict=True))
+    assert (total["项目数"], total["未报"], total["无需周报"]) == (5, 3, 1)
 
 
 def test_one_department_a_past_year_and_a_year_to_come(county: Session, tmp_path: Path) -> None:

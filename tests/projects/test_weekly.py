@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
+import openpyxl
 import pytest
 from sqlalchemy import select
 
-from bot.errors import Invalid
+from bot.errors import Conflict, Invalid
 from bot.models import AuditEvent, OutboxMessage, Role
-from handlers.projects.cycle import cycle_of, prompt_day, reporting_week
+from handlers.projects import reports
+from handlers.projects.cycle import current_cycles, cycle_of, prompt_day, reporting_week
+from handlers.projects.ledger import write_ledger
 from handlers.projects.models import Colour, MonthlyReport, Project, WeeklyReport
 from handlers.projects.objective import WeekFigures, objective_colour
 from handlers.projects.parsing import format_wan, parse_amount, parse_colour, parse_report_line
+from handlers.projects.reports import (
+    MonthlyEntry,
+    WeeklyEntry,
+    cumulative_investment,
+    record_monthly,
+    record_weekly,
+)
 from handlers.projects.rules import ProjectRules
 from tests import builders
 from tests.builders import Chat
+from tests.conftest import T0
 
 RULES = ProjectRules()
 WEEK = date(2026, 11, 23)  # Monday; T0 (Tuesday 24th 09:30) is in it
@@ -71,6 +83,29 @@ def test_a_one_line_report_in_any_order():
         parse_report_line("XM001 黄 问题:a 问题:b")
 
 
+@pytest.mark.parametrize(
+    ("typed", "parts"),
+    [("XM001 黄 完成投资1200万 形象进度:主体封顶 问题:融资困难", (12_000_000, "主体封顶", "融资困难", "")),
+     ("XM001 黄 完成投资0 形象进度:主体施工 问题:投资方资金不到位", (0, "主体施工", "投资方资金不到位", "")),
+     ("XM001 白 完成投资0 形象进度:进度正常", (0, "进度正常", "", "")),
+     ("XM001 黄 完成投资0 形象进度:停工 需协调:建议县里协调电力", (0, "停工", "", "建议县里协调电力")),
+     ("XM001 黄 完成投资0 问题:进度滞后", (0, "", "进度滞后", "")),
+     ("XM001 黄 完成投资0 形象进度:停工 问题: 进度滞后 建议增派", (0, "停工", "进度滞后 建议增派", "")),
+     ("XM001 黄 投资 1.2亿 问题较多 困难:缺工人", (120_000_000, "问题较多", "缺工人", "")),
+     ("XM001 黄 投资:300万 进度:桩基 建议:加快审批", (3_000_000, "桩基", "", "加快审批"))],
+)  # fmt: skip
+def test_label_words_inside_a_value_are_plain_text(typed, parts):
+    line = parse_report_line(typed)
+    assert (line.invested_yuan, line.progress, line.problems, line.help_needed) == parts
+
+
+def test_nothing_to_report_in_a_one_line_report_is_empty():
+    line = parse_report_line("XM001 白 完成投资0 形象进度:设计 问题:无 需协调:暂无")
+    assert (line.problems, line.help_needed, line.problems_given) == ("", "", True)
+    for word in ("没有", "暂无", "无"):
+        assert parse_report_line(f"XM001 白 投资0 进度:x 问题:{word}").problems == ""
+
+
 # ---- the cycle ----------------------------------------------------------------------------
 
 
@@ -83,10 +118,28 @@ def test_the_prompt_moves_off_holidays():
 
 def test_a_late_report_fills_last_weeks_gap_until_the_escalation():
     monday_morning = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00, before 18:00's escalation
-    assert reporting_week(monday_morning, RULES, reported_last_week=False) == WEEK
-    assert reporting_week(monday_morning, RULES, reported_last_week=True) == date(2026, 11, 30)
+    assert reporting_week(monday_morning, RULES) == WEEK
+    assert reporting_week(monday_morning, RULES, reported={WEEK}) == date(2026, 11, 30)
     monday_night = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
-    assert reporting_week(monday_night, RULES, reported_last_week=False) == date(2026, 11, 30)
+    assert reporting_week(monday_night, RULES) == date(2026, 11, 30)
+
+
+def test_a_week_whose_prompt_came_before_the_project_was_registered_is_not_owed():
+    monday_morning = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00
+    registered_at_8 = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # Monday 08:00: after last Friday's prompt
+    assert reporting_week(monday_morning, RULES, registered_at=registered_at_8) == date(2026, 11, 30)
+    before_the_prompt = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)  # Friday 09:00, the prompt is at 09:10
+    assert reporting_week(monday_morning, RULES, registered_at=before_the_prompt) == WEEK
+
+
+def test_after_a_long_holiday_a_week_two_weeks_back_is_still_in_its_late_window():
+    rules = ProjectRules(prompt_day=5)  # Saturday: 14 Feb 2026 is a 调休 working day, then 春节 until 23 Feb
+    now = datetime(2026, 2, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00, the first working day after 春节
+    cycles = current_cycles(now, rules)
+    assert [c.week for c in cycles] == [date(2026, 2, d) for d in (2, 9, 16, 23)]
+    assert [c.week for c in cycles if c.late_at <= now < c.escalate_at] == [date(2026, 2, 9)]
+    assert reporting_week(now, rules) == date(2026, 2, 9)  # the oldest week still open for 补报
+    assert reporting_week(now, rules, reported={date(2026, 2, 9)}) == date(2026, 2, 16)
 
 
 # ---- the objective colour -----------------------------------------------------------------
@@ -278,3 +331,118 @@ def test_investment_done_before_reporting_began_counts_toward_the_year(chat, ses
     assert "年度累计：7200万" in text
     assert "按数据测算：白（正常），年度计划8000万，已完成7200万（90%），序时进度90%" in text
     assert "已同时报" not in text
+
+
+def test_nothing_in_a_one_line_report_is_stored_empty_and_not_asked_again(chat, session_factory):
+    text = chat.text("fgj_zhang", "进展 XM001 白 完成投资100万 形象进度:主体施工 问题:无")
+    assert text.startswith("✅ 已记录") and "存在问题" not in text
+    assert "本周完成投资多少" in chat.text("fgj_li", "进展 XM001 黄 形象进度:主体施工 问题:没有")
+    assert chat.text("fgj_li", "100万").startswith("✅ 已记录")  # 「问题:没有」 answered the question
+    assert [r.problems for r in _reports(session_factory)] == ["", ""]
+
+
+def test_monthly_report_label_words_inside_a_value_are_plain_text(chat, session_factory):
+    typed = "月汇报 XM001 完成投资:3000万 形象进度:主体封顶 措施:督促施工单位加快进度：确保12月底封顶"
+    text = chat.text("fgj_zhang", typed)
+    assert "形象进度：主体封顶" in text
+    with session_factory() as s:
+        row = s.scalars(select(MonthlyReport)).one()
+    assert (row.progress, row.measures) == ("主体封顶", "督促施工单位加快进度:确保12月底封顶")
+    twice = chat.text("fgj_zhang", "月汇报 XM001 完成投资:1万 形象进度:x 存在问题:a 问题:b")
+    assert "「问题」写了两次" in twice
+
+
+def _add_weekly(s, project: Project, week: date, wan: int) -> None:
+    s.add(
+        WeeklyReport(
+            project=project, week=week, colour="white", invested_yuan=wan * 10_000, progress=f"施工{week}",
+            channel="wecom", reported_at=T0,
+        )
+    )  # fmt: skip
+
+
+def test_the_years_investment_is_the_same_in_the_reply_the_detail_the_colour_and_the_ledger(
+    chat, session_factory, tmp_path
+):
+    with session_factory() as s:
+        project = s.scalars(select(Project).where(Project.code == "XM001")).one()
+        _add_weekly(s, project, date(2025, 12, 29), 200)  # its Thursday is 1 January: January's
+        _add_weekly(s, project, date(2026, 9, 28), 300)  # Thursday 1 October: October's, which has a 月汇报
+        _add_weekly(s, project, date(2026, 10, 5), 100)
+        _add_weekly(s, project, date(2026, 11, 2), 500)
+        s.add(
+            MonthlyReport(
+                project=project, month=date(2026, 10, 1), invested_yuan=30_000_000, progress="主体封顶",
+                channel="wecom", reported_at=T0,
+            )
+        )  # fmt: skip
+        s.commit()
+    text = chat.text("fgj_zhang", "进展 XM001 黄 完成投资1200万 形象进度:主体封顶")  # 200 + 3000 + 500 + 1200
+    assert "年度累计：4900万" in text
+    assert "按数据测算：黄（滞后），年度计划8000万，已完成4900万（61%）" in text
+    assert "已完成：4900万" in chat.text("leader_li", "项目 XM001")
+    with session_factory() as s:
+        write_ledger(s, tmp_path / "ledger.xlsx", 2026, today=date(2026, 11, 24))
+    header, *rows = openpyxl.load_workbook(tmp_path / "ledger.xlsx")["2026年11月"].iter_rows(values_only=True)
+    [row] = [dict(zip(header, r, strict=True)) for r in rows if r[0] == "XM001"]
+    assert row["年度累计完成(万元)"] == 4900
+
+
+def test_the_computed_colour_counts_only_what_was_reported_before_the_week():
+    project = Project(plan_year=2026, invested_before_yuan=1_000)
+    weekly = {date(2026, 10, 26): 10, date(2026, 11, 2): 20, date(2026, 11, 9): 40, date(2026, 11, 16): 80}
+    monthly = {date(2026, 10, 1): 300, date(2026, 11, 1): 600}
+    assert cumulative_investment(project, 2026, weekly, monthly) == 1_000 + 300 + 600
+    # before 16 November: October's 月汇报, then November's weeks so far (its 月汇报 may include this week)
+    assert cumulative_investment(project, 2026, weekly, monthly, until_week=date(2026, 11, 16)) == 1_360
+    assert cumulative_investment(project, 2025, weekly, monthly) == 0  # weeks and plan of another year
+
+
+def test_a_project_registered_after_last_weeks_prompt_reports_for_this_week(chat, session_factory, clock):
+    with session_factory() as s:
+        project = s.scalars(select(Project).where(Project.code == "XM001")).one()
+        project.created_at = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # Monday 08:00
+        s.commit()
+    clock.set(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))  # Monday 10:00: last week's 补报 window is open
+    text = chat.text("fgj_zhang", "进展 XM001 白 完成投资0 形象进度:设计")
+    assert "第49周（11月30日—12月6日）进展" in text and "补报" not in text
+    assert [r.week for r in _reports(session_factory)] == [date(2026, 11, 30)]
+    assert "已过期" in chat.click("fgj_zhang", f"proj:colour:XM001:{WEEK.isoformat()}:green")[0].content
+
+
+def test_a_prompt_card_is_valid_while_its_week_is_open(chat, session_factory, clock):
+    with session_factory() as s:
+        project = s.scalars(select(Project).where(Project.code == "XM001")).one()
+        project.created_at = datetime(2026, 1, 5, tzinfo=UTC)
+        s.commit()
+    # 春节: the week of 16 February is all holiday; its prompt goes out on Tuesday 24th 09:10, due 18:00
+    clock.set(datetime(2026, 2, 24, 2, 0, tzinfo=UTC))
+    text = chat.text("fgj_zhang", "进展 XM001 白 完成投资0 形象进度:复工准备")
+    assert "第8周（2月16日—2月22日）进展" in text and "补报" not in text
+    clock.set(datetime(2026, 2, 24, 6, 0, tzinfo=UTC))  # 14:00: a correction from the prompt card
+    assert "本周完成投资多少" in chat.click("fgj_zhang", "proj:colour:XM001:2026-02-16:yellow")[0].content
+    chat.text("fgj_zhang", "0")
+    chat.text("fgj_zhang", "复工准备")
+    assert "已替换" in chat.text("fgj_zhang", "缺工人")
+    reports_made = [(r.week, r.colour, r.replaced_at is None) for r in _reports(session_factory)]
+    assert reports_made == [(date(2026, 2, 16), "white", False), (date(2026, 2, 16), "yellow", True)]
+
+
+def test_two_reports_at_the_same_moment_the_second_is_told_not_failed(session, monkeypatch):
+    fgj = builders.department(session, "县发改局", "FGJ")
+    zhang = builders.person(session, "fgj_zhang", Role.OFFICIAL, "张强", department=fgj)
+    project = builders.project(session, "XM001", "城南产业园标准厂房", fgj, leads=(zhang,))
+    entry = WeeklyEntry(Colour.WHITE, 0, "设计")
+    record_weekly(session, project, zhang, entry, now=T0, rules=RULES, channel="wecom")
+    record_monthly(session, project, zhang, MonthlyEntry(0, "设计"), now=T0, channel="wecom")
+    # the other report is committed a moment after this one looked for it
+    monkeypatch.setattr(reports, "current_weekly", lambda *args: None)
+    monkeypatch.setattr(reports, "current_monthly", lambda *args: None)
+    red = replace(entry, colour=Colour.RED)
+    with pytest.raises(Conflict, match="同一时间有人报送了该项目本周进展，请发送「项目 XM001」查看后再报"):
+        record_weekly(session, project, zhang, red, now=T0, rules=RULES, channel="wecom")
+    with pytest.raises(Conflict, match="同一时间有人报送了该项目本月汇报"):
+        record_monthly(session, project, zhang, MonthlyEntry(1, "设计"), now=T0, channel="wecom")
+    in_force = session.scalars(select(WeeklyReport).where(WeeklyReport.replaced_at.is_(None))).all()
+    assert [r.colour for r in in_force] == ["white"]  # the transaction goes on, the first report stands
+    assert [r.invested_yuan for r in session.scalars(select(MonthlyReport))] == [0]

@@ -88,6 +88,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('project_monthly_reports', schema=None) as batch_op:
         batch_op.create_index('ix_monthly_project_month', ['project_id', 'month'], unique=False)
+        batch_op.create_index('uq_monthly_in_force', ['project_id', 'month'], unique=True, postgresql_where=sa.text('replaced_at IS NULL'), sqlite_where=sa.text('replaced_at IS NULL'))
 
     op.create_table('project_weekly_reports',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -112,6 +113,7 @@ def upgrade() -> None:
     with op.batch_alter_table('project_weekly_reports', schema=None) as batch_op:
         batch_op.create_index('ix_weekly_project_week', ['project_id', 'week'], unique=False)
         batch_op.create_index('ix_weekly_week', ['week'], unique=False)
+        batch_op.create_index('uq_weekly_in_force', ['project_id', 'week'], unique=True, postgresql_where=sa.text('replaced_at IS NULL'), sqlite_where=sa.text('replaced_at IS NULL'))
 
     op.create_table('supervision_cards',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -158,11 +160,13 @@ def downgrade() -> None:
 
     op.drop_table('supervision_cards')
     with op.batch_alter_table('project_weekly_reports', schema=None) as batch_op:
+        batch_op.drop_index('uq_weekly_in_force', postgresql_where=sa.text('replaced_at IS NULL'), sqlite_where=sa.text('replaced_at IS NULL'))
         batch_op.drop_index('ix_weekly_week')
         batch_op.drop_index('ix_weekly_project_week')
 
     op.drop_table('project_weekly_reports')
     with op.batch_alter_table('project_monthly_reports', schema=None) as batch_op:
+        batch_op.drop_index('uq_monthly_in_force', postgresql_where=sa.text('replaced_at IS NULL'), sqlite_where=sa.text('replaced_at IS NULL'))
         batch_op.drop_index('ix_monthly_project_month')
 
     op.drop_table('project_monthly_reports')
