@@ -28,6 +28,8 @@ from bot.outbox import OutboxWriter
 from bot.replies import (
     BotAnswer,
     CardUpdate,
+    File,
+    Image,
     Markdown,
     Reply,
     TemplateCard,
@@ -46,6 +48,7 @@ SORRY = Text("抱歉，系统处理您的消息时出错了，我们已记录。
 # WeCom keeps an AI-bot response_url for one hour; the margin covers clock skew and a slow send.
 RESPONSE_URL_LIFETIME = timedelta(minutes=55)
 CARDS_IN_APP = "（卡片已发到您与「政企直通车」应用的单聊，请在那里操作。）"
+FILES_IN_APP = "（文件已发到您与「政企直通车」应用的单聊，请在那里查看。）"
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,10 @@ def queue_answers(outbox: OutboxWriter, inbound: Inbound, replies: list[Reply], 
         outbox.add(inbound.user_id, reply, key=f"{key}:{index}")
 
 
+# What the group is told when part of the answer went to the person's 1:1 app chat instead.
+_IN_APP: dict[type, str] = {TemplateCard: CARDS_IN_APP, File: FILES_IN_APP, Image: FILES_IN_APP}
+
+
 def _queue_aibot_answers(outbox: OutboxWriter, inbound: Inbound, replies: list[Reply], key: str) -> None:
     """An AI-bot message: its texts as one answer in the chat; cards and files in the 1:1 app chat."""
     texts: list[str] = []
@@ -231,8 +238,9 @@ def _queue_aibot_answers(outbox: OutboxWriter, inbound: Inbound, replies: list[R
         else:
             # A group cannot show an app's template card (nor its files): the person gets them 1:1.
             outbox.add(inbound.user_id, reply, key=f"{key}:{index}")
-            if isinstance(reply, TemplateCard) and CARDS_IN_APP not in texts:
-                texts.append(CARDS_IN_APP)
+            note = _IN_APP.get(type(reply))
+            if note is not None and note not in texts:
+                texts.append(note)
     if texts:
         _queue_bot_answer(outbox, inbound, "\n\n".join(texts))
 

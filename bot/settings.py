@@ -44,6 +44,7 @@ class Settings:
     # 智能机器人 (AI bot) callback in API mode; both empty: no AI bot, /wecom/aibot answers 404.
     aibot_token: str = DEMO_TOKEN
     aibot_aes_key: str = DEMO_AES_KEY
+    aibot_name: str = "政企直通车"  # the AI bot's name as officials @ it in groups (what prompts say)
     tz: str = "Asia/Shanghai"
     var_dir: Path = field(default_factory=lambda: Path("var"))
     max_body_bytes: int = 64 * 1024
@@ -102,6 +103,7 @@ class Settings:
             wecom_api_base=_api_base(env.get("WECOM_API_BASE", REAL_WECOM_API)),
             aibot_token=env.get("AIBOT_TOKEN", DEMO_TOKEN).strip(),
             aibot_aes_key=env.get("AIBOT_AES_KEY", DEMO_AES_KEY).strip(),
+            aibot_name=env.get("ZTC_AIBOT_NAME", "").strip().removeprefix("@").strip() or "政企直通车",
             tz=env.get("TZ") or "Asia/Shanghai",
             var_dir=var_dir,
             max_body_bytes=_int(env, "ZTC_MAX_BODY_BYTES", 64 * 1024),

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import create_app
-from bot.intake import CARDS_IN_APP
+from bot.intake import CARDS_IN_APP, FILES_IN_APP
 from bot.models import EnterpriseMember, InboundMessage, OutboxMessage, Role
-from bot.replies import Button, TemplateCard, Text
+from bot.replies import Button, File, Image, TemplateCard, Text
 from bot.routing import Router
 from bot.runtime import Runtime
 from bot.standin.platform import WeComPlatform, aibot_text_json, text_xml
@@ -353,3 +353,22 @@ def test_the_terminal_chat_speaks_in_a_group_and_shows_later_answers(platform, r
     assert shown == ["政企直通车（群）：收到，正在处理，请稍候…", "政企直通车（群，稍后）：慢查询完成"]
     _command(chat, "/single")
     assert chat.group is None
+
+
+# ---------------------------------------------------------------- files asked for in a group
+
+
+@aibot_router.command("要文件", public=True, slow=True)
+def with_files(ctx, args):
+    """A text, a file and an image (as 台账 or a chart): a group cannot show the app's files."""
+    folder = ctx.services["settings"].var_dir
+    (folder / "台账.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    (folder / "chart.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a picture")
+    return [Text("台账已生成"), File(path=str(folder / "台账.xlsx")), Image(path=str(folder / "chart.png"))]
+
+
+def test_files_go_to_the_1to1_app_chat_and_the_group_is_told_once(platform, rt, standin):
+    assert platform.group_say("someone", GROUP, "要文件").text == "收到，正在处理，请稍候…"
+    run_jobs(rt)
+    assert [m["msgtype"] for m in standin.messages("someone")] == ["file", "image"]
+    assert [e["content"] for e in standin.group_chat(GROUP)] == [f"台账已生成\n\n{FILES_IN_APP}"]

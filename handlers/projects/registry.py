@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.directory import leaders_for
+from bot.directory import leaders_for, people_with_role
 from bot.errors import Invalid, NotAllowed, NotFound
-from bot.models import Person, Role
+from bot.models import Oversight, Person, Role
 from handlers.projects.models import Project, ProjectMember
 
 MAX_LISTED = 6
@@ -49,18 +51,35 @@ def projects_led_by(session: Session, leader: Person) -> list[Project]:
 
 
 def visible_projects(session: Session, person: Person) -> list[Project]:
-    """What a person may look at: his task forces, his department's, a leader's, or all for admins."""
+    """What a person may look at: his task forces, his department's, a leader's, or all for admins.
+
+    A leader sees the projects he 包抓s and those he stands in for (project_leaders): projects
+    without an active 包抓县领导 in the departments he oversees, or in departments nobody oversees.
+    """
     if person.role_enum is Role.ADMIN:
         return list(session.scalars(select(Project).where(Project.active.is_(True)).order_by(Project.code)))
     conditions: list[ColumnElement[bool]] = [
         Project.id.in_(select(ProjectMember.project_id).where(ProjectMember.person_id == person.id))
     ]
     if person.role_enum is Role.LEADER:
-        conditions.append(Project.leader_id == person.id)
+        conditions += [Project.leader_id == person.id, _stood_in_for(person)]
     if person.department_id is not None and person.is_head:
         conditions.append(Project.department_id == person.department_id)
     query = select(Project).where(Project.active.is_(True), or_(*conditions))
     return list(session.scalars(query.order_by(Project.code)))
+
+
+def _stood_in_for(leader: Person) -> ColumnElement[bool]:
+    """Projects without an active 包抓县领导 whose alerts go to `leader` (as project_leaders finds them)."""
+    inactive = select(Person.id).where(Person.active.is_(False))
+    leaderless = or_(Project.leader_id.is_(None), Project.leader_id.in_(inactive))
+    mine = select(Oversight.department_id).where(Oversight.leader_id == leader.id)
+    overseen = (
+        select(Oversight.department_id)
+        .join(Person, Person.id == Oversight.leader_id)
+        .where(Person.role == Role.LEADER.value, Person.active.is_(True))
+    )
+    return leaderless & or_(Project.department_id.in_(mine), Project.department_id.not_in(overseen))
 
 
 def project_leaders(session: Session, project: Project) -> list[Person]:
@@ -68,6 +87,25 @@ def project_leaders(session: Session, project: Project) -> list[Person]:
     if project.leader is not None and project.leader.active:
         return [project.leader]
     return leaders_for(session, project.department_id)
+
+
+class CountyLeaders:
+    """project_leaders for many projects at once: the leaders and their 分管 read in two queries."""
+
+    def __init__(self, session: Session) -> None:
+        self.everyone = people_with_role(session, Role.LEADER)  # active, by id (as leaders_for)
+        by_id = {p.id: p for p in self.everyone}
+        self.overseers: dict[int, list[Person]] = defaultdict(list)
+        query = select(Oversight.leader_id, Oversight.department_id).order_by(Oversight.leader_id)
+        for leader_id, department_id in session.execute(query):
+            if leader_id in by_id:
+                self.overseers[department_id].append(by_id[leader_id])
+
+    def of(self, project: Project) -> list[Person]:
+        """The same people as project_leaders(session, project), without a query."""
+        if project.leader is not None and project.leader.active:
+            return [project.leader]
+        return self.overseers.get(project.department_id) or self.everyone
 
 
 def is_member(project: Project, person: Person) -> bool:

@@ -17,6 +17,7 @@ from handlers.projects.cycle import day_label, monday_of
 from handlers.projects.models import (
     COLOUR_MEANINGS,
     OPEN_CARD_STATUSES,
+    TRACKED_STAGES,
     CardKind,
     CardStatus,
     Colour,
@@ -65,7 +66,8 @@ class WeekMark:
 
 
 def draft_for_week(session: Session, week: date, rules: ProjectRules, now: datetime) -> list[SupervisionCard]:
-    """Draft a 督办卡 for every project 黄/红/unreported `supervise_weeks` weeks in a row up to `week`.
+    """Draft a 督办卡 for every tracked project (TRACKED_STAGES) 黄/红/unreported `supervise_weeks`
+    weeks in a row up to `week`.
 
     Idempotent: a project with a draft or open 督办卡 is skipped, and a streak must start after
     the week of the project's last drafted card, so a rerun (or next week's run while the same
@@ -73,7 +75,10 @@ def draft_for_week(session: Session, week: date, rules: ProjectRules, now: datet
     """
     week = monday_of(week)
     window = [week - timedelta(weeks=n) for n in reversed(range(rules.supervise_weeks))]
-    projects = list(session.scalars(select(Project).where(Project.active.is_(True)).order_by(Project.code)))
+    query = select(Project).where(
+        Project.active.is_(True), Project.stage.in_([s.value for s in TRACKED_STAGES])
+    )  # 竣工/投产 projects report no more weeks: their silence is not a lag
+    projects = list(session.scalars(query.order_by(Project.code)))
     reports = _current_reports(session, [p.id for p in projects], window)
     busy, last_streak = _earlier_cards(session, [p.id for p in projects])
     drafted = []
@@ -177,6 +182,12 @@ def project_assignee(session: Session, project: Project) -> Person | None:
 
 
 def project_leader(session: Session, project: Project) -> Person | None:
-    """The project's 包抓县领导; else the leader overseeing its department (any leader if none does)."""
+    """Who 签发s the project's draft: its 包抓县领导, else the one leader standing in for it.
+
+    Without a 包抓县领导 the alerts go to the leaders overseeing the department (every leader when
+    nobody does); only when that is exactly one leader is the draft his. Otherwise None: the draft
+    goes to the admins (supervision.deciders), who 签发 it or leave it, rather than to an
+    arbitrary one of several leaders.
+    """
     leaders = project_leaders(session, project)
-    return leaders[0] if leaders else None
+    return leaders[0] if len(leaders) == 1 else None

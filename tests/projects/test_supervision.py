@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import FixedClock
 from bot.errors import Invalid
-from bot.models import AuditEvent, OutboxMessage, Oversight, Role
+from bot.models import AuditEvent, Department, OutboxMessage, Oversight, Person, Role
 from bot.runtime import Runtime
 from handlers import ALL_ROUTERS
 from handlers.projects.models import (
@@ -22,9 +22,11 @@ from handlers.projects.models import (
     Colour,
     Project,
     ProjectMember,
+    Stage,
     SupervisionCard,
     WeeklyReport,
 )
+from handlers.projects.registry import project_leaders, visible_projects
 from handlers.projects.rules import ProjectRules
 from handlers.projects.supervision import parse_deadline
 from handlers.projects.supervision_chat import router
@@ -524,3 +526,63 @@ def test_the_reminder_job_tells_the_assignee_daily_and_the_leader_once(
         assert (
             s.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.recipient == "leader_li")) == 1
         )
+
+
+# ---- finished projects; leaders standing in for a project without one -----------------------
+
+
+def by_code(s: Session, code: str) -> Project:
+    return s.scalar(select(Project).where(Project.code == code))
+
+
+def by_userid(s: Session, userid: str) -> Person:
+    return s.scalar(select(Person).where(Person.wecom_userid == userid))
+
+
+@pytest.mark.parametrize("stage", [Stage.COMPLETED, Stage.OPERATING])
+def test_a_finished_project_gets_no_card_for_the_weeks_it_no_longer_reports(county, session, stage):
+    by_code(session, "XM002").stage = stage.value  # 竣工/投产: no weekly prompt any more …
+    session.commit()
+    assert [c.project.code for c in draft_for_week(session, W2, RULES, T0)] == ["XM001"]  # … nor a card
+
+
+def test_a_leader_sees_the_projects_whose_alerts_he_gets(county, session):
+    tjj = session.scalar(select(Department).where(Department.code == "TJJ"))
+    gxj = session.scalar(select(Department).where(Department.code == "GXJ"))
+    gone = builders.person(session, "leader_zhao", Role.LEADER, "赵县长", active=False)
+    session.add(Oversight(leader=gone, department=tjj))  # 统计局's overseer left: nobody oversees it
+    _project(session, "XM003", "统计大数据中心", tjj)  # … so every leader stands in for it
+    _project(session, "XM004", "工业互联网平台", gxj, leader=gone)  # its leader left: 王书记 (分管工信局)
+    session.commit()
+    li, wang = by_userid(session, "leader_li"), by_userid(session, "leader_wang")
+    assert [p.code for p in visible_projects(session, li)] == ["XM001", "XM003"]
+    assert [p.code for p in visible_projects(session, wang)] == ["XM002", "XM003", "XM004"]
+    for leader in (li, wang):
+        mine = visible_projects(session, leader)
+        for project in session.scalars(select(Project)):
+            assert (leader in project_leaders(session, project)) == (project in mine), project.code
+
+
+def test_the_overseeing_leader_may_look_at_a_project_without_a_leader(chat):
+    assert chat.text("leader_wang", "项目 XM002").startswith("XM002 智能装备产业园")
+    assert "不在您负责或包抓的范围内" in chat.text("leader_li", "项目 XM002")  # 工信局 is 王书记's
+
+
+def test_a_draft_with_no_single_leader_standing_in_goes_to_the_admins(
+    chat, runtime, standin, session_factory
+):
+    with session_factory() as s:
+        tjj = s.scalar(select(Department).where(Department.code == "TJJ"))
+        _project(s, "XM003", "统计大数据中心", tjj)  # nobody oversees 统计局: both leaders stand in
+        s.commit()
+    assert supervision_jobs.draft(W2.isoformat()) == 3  # nothing reported: every project
+    run_jobs(runtime)
+    with session_factory() as s:
+        leaders = {c.project.code: c.leader.wecom_userid if c.leader else None for c in cards(s)}
+        number = next(c.number for c in cards(s) if c.project.code == "XM003")
+    assert leaders == {"XM001": "leader_li", "XM002": "leader_wang", "XM003": None}
+    (issue,) = pushed_cards(standin.messages("admin"))  # not the lowest-numbered leader's to decide
+    assert "XM003" in str(issue["body"])
+    assert not any("XM003" in str(c["body"]) for u in ("leader_li", "leader_wang")
+                   for c in pushed_cards(standin.messages(u)))  # fmt: skip
+    assert f"已签发督办卡 {number}" in chat.text("admin", f"签发 {number}")
