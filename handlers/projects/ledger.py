@@ -14,17 +14,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import Font
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.errors import Invalid
 from bot.models import Department
+from bot.spreadsheets import Col, Sheet, Target, add_sheet, new_book, save, wan
 from handlers.projects.cycle import Cycle, applies_to, cycle_of, monday_of, month_of_week
 from handlers.projects.models import (
     COLOUR_LABELS,
@@ -44,20 +43,7 @@ NOT_DUE = "无需周报"  # a project past construction (竣工/投产) owes no 
 LABELS = (*COLOUR_LABELS.values(), UNREPORTED)  # 绿 白 黄 红 未报
 FILLS = dict(zip(LABELS, ("C6EFCE", "FFFFFF", "FFEB9C", "FFC7CE", "D9D9D9"), strict=True))
 FILLS[NOT_DUE] = "F2F2F2"
-HEADER_FILL = "DDEBF7"
-WAN = "#,##0.00"  # 万元, two decimals
-RATE = "0.0%"
 SUMMARY_SHEET = "汇总"
-
-
-@dataclass(frozen=True)
-class Col:
-    """A sheet column: its header, width, and how its cells look (text, long text, 万元, rate, week)."""
-
-    title: str
-    width: float
-    kind: str = "text"
-
 
 BASE_COLUMNS = (
     Col("编号", 14),
@@ -82,8 +68,8 @@ REPORT_COLUMNS = (
 SUMMARY_COLUMNS = (
     Col("责任单位", 18),
     Col("项目数", 8),
-    *(Col(label, 7, "week") for label in LABELS),
-    Col(NOT_DUE, 9, "week"),
+    *(Col(label, 7, "colour") for label in LABELS),
+    Col(NOT_DUE, 9, "colour"),
     Col("总投资(万元)", 14, "wan"),
     Col("年度计划(万元)", 14, "wan"),
     Col("年度累计完成(万元)", 14, "wan"),
@@ -139,6 +125,7 @@ class Reports:
         self.weekly.setdefault(report.project_id, {})[report.week] = report
 
     def _amounts(self, project_id: int) -> tuple[dict[date, int], dict[date, int]]:
+        """The project's reported 元: weekly by Monday, monthly by month."""
         weekly = {w: r.invested_yuan for w, r in self.weekly.get(project_id, {}).items()}
         monthly = {m: r.invested_yuan for m, r in self.monthly.get(project_id, {}).items()}
         return weekly, monthly
@@ -276,7 +263,7 @@ def _plan(project: Project, year: int) -> int | None:
 
 def write_ledger(
     session: Session,
-    target: Path | str | IO[bytes],
+    target: Target,
     year: int,
     *,
     today: date,
@@ -290,23 +277,21 @@ def write_ledger(
     months = ledger_months(year, today)
     projects = ledger_projects(session, department)
     reports = load_reports(session, projects, year, rules)
-    book = Workbook()
+    book = new_book()
     summary = summarise(projects, reports, year, today)
-    _summary_sheet(book.active, projects, reports, summary)
+    _summary_sheet(book, projects, reports, summary)
     for month in months:
-        _month_sheet(book.create_sheet(f"{month.year}年{month.month}月"), projects, reports, month, today)
-    book.save(str(target) if isinstance(target, Path) else target)
+        add_sheet(book, _month_sheet(projects, reports, month, today), fills=FILLS)
+    save(book, target)
     return summary
 
 
-def _month_sheet(sheet: Any, projects: list[Project], reports: Reports, month: date, today: date) -> None:
+def _month_sheet(projects: list[Project], reports: Reports, month: date, today: date) -> Sheet:
     """One month: a row per project, a colour-filled column per reporting week."""
     weeks = weeks_in(month, today)
-    columns = (*BASE_COLUMNS, *(Col(week_title(w), 11, "week") for w in weeks), *REPORT_COLUMNS)
-    sheet.append([c.title for c in columns])
-    for project in projects:
-        sheet.append(_month_row(project, reports, month, weeks))
-    _style(sheet, columns, freeze="C2")  # 编号 and 名称 stay in view
+    columns = (*BASE_COLUMNS, *(Col(week_title(w), 11, "colour") for w in weeks), *REPORT_COLUMNS)
+    rows = [_month_row(project, reports, month, weeks) for project in projects]
+    return Sheet(f"{month.year}年{month.month}月", columns, rows, freeze="C2")  # 编号 and 名称 stay in view
 
 
 def _month_row(project: Project, reports: Reports, month: date, weeks: list[date]) -> list[Any]:
@@ -338,24 +323,19 @@ def _monthly_cells(report: MonthlyReport | None) -> list[Any]:
     return [report.preliminary, funds, report.progress, report.problems, report.measures]
 
 
-def wan(yuan: int | None) -> float | None:
-    """Whole 元 as 万元 with two decimals (a number, so the sheet can add it up); None stays empty."""
-    return None if yuan is None else round(yuan / 10_000, 2)
-
-
-def _summary_sheet(sheet: Any, projects: list[Project], reports: Reports, summary: LedgerSummary) -> None:
-    """A row per responsible department, then 合计, then a note on how the figures were taken."""
-    sheet.title = SUMMARY_SHEET
-    sheet.append([c.title for c in SUMMARY_COLUMNS])
+def _summary_sheet(book: Workbook, projects: list[Project], reports: Reports, summary: LedgerSummary) -> None:
+    """A row per responsible department, then 合计 (bold), then a note on how the figures were taken."""
     by_department: dict[str, list[Project]] = {}
     for project in sorted(projects, key=lambda p: (p.department.code, p.code)):
         by_department.setdefault(project.department.name, []).append(project)
-    for name, group in by_department.items():
-        sheet.append(_summary_row(name, summarise(group, reports, summary.year, summary.today)))
-    sheet.append(_summary_row("合计", summary))
+    rows = [
+        _summary_row(name, summarise(group, reports, summary.year, summary.today))
+        for name, group in by_department.items()
+    ]
+    rows.append(_summary_row("合计", summary))
+    sheet = add_sheet(book, Sheet(SUMMARY_SHEET, SUMMARY_COLUMNS, rows), fills=FILLS)
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)
-    _style(sheet, SUMMARY_COLUMNS, freeze="B2")
     sheet.append([])
     sheet.append([f"截至{summary.today:%Y年%m月%d日}；颜色为各项目最近一次周报的颜色，金额单位：万元。"])
 
@@ -373,34 +353,3 @@ def _summary_row(name: str, summary: LedgerSummary) -> list[Any]:
         summary.rate,
         summary.open_cards,
     ]
-
-
-def _style(sheet: Any, columns: tuple[Col, ...], *, freeze: str) -> None:
-    """Bold frozen header, widths, number formats, wrapped long text, and colour fills."""
-    for index, column in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
-        header = sheet.cell(row=1, column=index)
-        header.font = Font(bold=True)
-        header.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
-        header.fill = _fill(header.value if column.kind == "week" and header.value in FILLS else None)
-        for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-            _style_cell(cell, column.kind)
-    sheet.freeze_panes = freeze
-
-
-def _style_cell(cell: Any, kind: str) -> None:
-    """One data cell's look by its column's kind."""
-    if kind == "wan":
-        cell.number_format = WAN
-    elif kind == "rate":
-        cell.number_format = RATE
-    elif kind == "long":
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    elif kind == "week" and cell.value in FILLS and isinstance(cell.value, str):
-        cell.fill = _fill(cell.value)
-        cell.alignment = Alignment(horizontal="center")
-
-
-def _fill(label: str | None) -> PatternFill:
-    """The solid fill of a colour label; the header blue otherwise."""
-    return PatternFill("solid", fgColor=FILLS[label] if label is not None else HEADER_FILL)

@@ -22,14 +22,10 @@ from handlers.complaints import closing
 from handlers.complaints import service as orders
 from handlers.digests.export_chat import parse_period, parse_request, relative_span
 from handlers.digests.export_chat import router as exports_router
-from handlers.digests.exports import (
-    Span,
-    span_between,
-    span_of,
-    write_inspections,
-    write_orders,
-    write_projects,
-)
+from handlers.digests.exports import Span, span_between, span_of
+from handlers.digests.exports_inspections import write_inspections
+from handlers.digests.exports_orders import write_orders
+from handlers.digests.exports_projects import write_projects
 from handlers.inspections import service as inspections
 from handlers.inspections.models import LenientItem
 from handlers.projects import supervision, supervision_drafting
