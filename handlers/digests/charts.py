@@ -25,6 +25,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from handlers.digests.composing import boards, places
 from handlers.digests.model import DepartmentOrders, Digest, ProjectFigures, TrendPoint
 
 log = logging.getLogger(__name__)
@@ -238,9 +239,10 @@ class _Row:
 
 
 def _ranked(departments: Sequence[DepartmentOrders]) -> tuple[list[_Row], int]:
-    """The rows to draw, best first, and how many departments have no score this period."""
+    """The rows to draw, best first (equal scores share a place), and how many have no score this period."""
     scored = [d for d in departments if d.score is not None]
-    rows = [_Row(i + 1, _short(d.name), d.score) for i, d in enumerate(scored)]
+    ranks = places([d.score for d in scored])
+    rows = [_Row(rank, _short(d.name), d.score) for rank, d in zip(ranks, scored, strict=True)]
     if len(rows) > MAX_DEPARTMENTS:
         half = MAX_DEPARTMENTS // 2
         rows = [*rows[:half], _Row(0, f"…… 略{len(rows) - 2 * half}个", None), *rows[-half:]]
@@ -258,11 +260,22 @@ def _ranking_height(rows: int) -> float:
 
 
 def _bar_colours(rows: Sequence[_Row]) -> list[str]:
-    """The best green, the worst red, up to three each (a third of them), the middle neutral."""
-    ranks = [r.rank for r in rows if r.score is not None]
-    edge = min(3, max(1, len(ranks) // 3)) if len(ranks) > 1 else 0
-    good, bad = set(ranks[:edge]), set(ranks[len(ranks) - edge :])
-    return [GOOD if r.rank in good else BAD if r.rank in bad else MIDDLE for r in rows]
+    """The best green, the worst red, up to three each (a third of them), the middle neutral.
+
+    As the digest's 红榜 and 黑榜 (composing.boards): equal scores get the same colour, and a bar is
+    red only if its score is below every green one.
+    """
+    scores = [r.score for r in rows if r.score is not None]
+    edge = min(3, max(1, len(scores) // 3)) if len(scores) > 1 else 0
+    good, bad = boards(scores, edge)
+    colours, index = [], 0
+    for row in rows:
+        if row.score is None:
+            colours.append(MIDDLE)  # the gap between the best and the worst
+            continue
+        colours.append(GOOD if index < good else BAD if index >= len(scores) - bad else MIDDLE)
+        index += 1
+    return colours
 
 
 def _draw_ranking(ax: Axes, rows: list[_Row], unscored: int, font: ChartFont) -> None:

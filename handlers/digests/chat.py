@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 from bot.clock import as_utc, local
@@ -9,12 +10,13 @@ from bot.errors import Invalid, NotAllowed
 from bot.models import Role
 from bot.replies import Reply, Text
 from bot.routing import Context, HandlerResult, Router
-from handlers.digests.composing import app_messages
+from handlers.digests.composing import app_messages, places
 from handlers.digests.delivery import chart_file, make_digest, scope_for
 from handlers.digests.figures import compute
 from handlers.digests.model import Period, Scope, month_period, quarter_period, week_period
 from handlers.digests.timing import daily_period
-from handlers.projects.chat import project_detail
+from handlers.projects.chat import detail_text, project_detail
+from handlers.projects.models import Project
 from handlers.projects.registry import find_project
 from handlers.projects.rules import rules_from
 from handlers.projects.supervision_chat import instruct
@@ -41,8 +43,18 @@ def _digest_replies(ctx: Context, period: Period) -> list[Reply]:
     """The digest of the asker's scope for `period`, as the scheduled push would send it."""
     settings = ctx.services["settings"]
     digest = make_digest(ctx.session, _scope(ctx), period, ctx.now, settings)
-    task_id = f"digest-ask-{ctx.inbound.msg_id or ctx.inbound.dedup_key}"[:120].replace(":", "-")
-    return app_messages(digest, chart_file(digest, settings), task_id)
+    role = ctx.require_person().role_enum
+    return app_messages(digest, chart_file(digest, settings), _task_id(ctx), role=role)
+
+
+def _task_id(ctx: Context) -> str:
+    """The card's task_id, unique per message asking: a hash of the message's dedup key.
+
+    Not the msg id itself: WeCom's are base64 (「CAIQg/PKxgYY2sC9tpuAgAMg9/zKaw==」) and a task_id
+    may hold only [0-9A-Za-z_-@].
+    """
+    hashed = hashlib.sha1(ctx.inbound.dedup_key.encode()).hexdigest()[:24]  # noqa: S324 - a name, not security
+    return f"digest-ask-{hashed}"
 
 
 @router.command("日报", roles=STAFF, slow=True)
@@ -68,7 +80,7 @@ def ranking(ctx: Context, args: str) -> HandlerResult:
     if not ranked:
         return Text(f"{period.label}{digest.scope.label}没有诉求办理记录。")
     lines = [f"诉求办理排名 · {digest.scope.label} · {period.label}（综合=响应率、解决率、满意率的平均）"]
-    for place, dept in enumerate(ranked, 1):
+    for place, dept in zip(places([d.score for d in ranked]), ranked, strict=True):  # ties share a place
         rates = " ".join(f"{name}{dept.rates[name].percent}" for name in ("响应率", "解决率", "满意率"))
         score = "—" if dept.score is None else f"{dept.score:.0%}"
         lines.append(f"{place}. {dept.name} 综合{score}｜{rates}｜超时{dept.late}")
@@ -93,8 +105,21 @@ def _ranking_period(word: str, today: date) -> Period:
 
 @router.card_action("digest:project:", roles=STAFF)
 def view_project(ctx: Context, key: str) -> HandlerResult:
-    """查看 on the digest card: the project's detail."""
-    return project_detail(ctx, key)
+    """查看 on the digest card: the project's detail, to whoever's digest covers it (else as 「项目」)."""
+    scope = scope_for(ctx.session, ctx.require_person(), ctx.services["settings"])
+    project = find_project(ctx.session, key)
+    if scope is not None and _covers(scope, project):
+        return Text(detail_text(ctx, project))
+    return project_detail(ctx, key)  # visible to him otherwise (his task force), or refused
+
+
+def _covers(scope: Scope, project: Project) -> bool:
+    """Whether a digest of `scope` lists the project: any in the county's; its departments' and projects."""
+    if scope.county:
+        return True
+    if scope.department_ids is not None and project.department_id in scope.department_ids:
+        return True
+    return scope.project_ids is not None and project.id in scope.project_ids
 
 
 @router.card_action("digest:instruct:", roles=(Role.LEADER,))

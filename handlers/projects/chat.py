@@ -330,7 +330,7 @@ def project_detail(ctx: Context, args: str) -> HandlerResult:
     project = find_project(ctx.session, token)
     if project not in visible_projects(ctx.session, person):
         raise NotAllowed(f"项目 {project.code} 不在您负责或包抓的范围内。")
-    return Text(_detail(ctx, project))
+    return Text(detail_text(ctx, project))
 
 
 def _colour_word(token: str) -> Colour | None:
@@ -357,7 +357,8 @@ def _by_colour(ctx: Context, person: Person, colour: Colour) -> Text:
     return Text(f"最近报{colour_text(colour)}的项目（{len(listed)}个）：\n" + "\n".join(listed))
 
 
-def _detail(ctx: Context, project: Project) -> str:
+def detail_text(ctx: Context, project: Project) -> str:
+    """A project at a glance: who, the plan and what is done, the next nodes, the last six weeks."""
     week = monday_of(_today(ctx))
     history = reports.recent_weekly(ctx.session, project, week + timedelta(days=7), 6)
     leads = "、".join(p.name for p in project.leads) or "—"

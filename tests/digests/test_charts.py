@@ -251,3 +251,20 @@ def test_the_chart_font_setting_must_name_an_existing_font_file(tmp_path: Path) 
         Settings.from_env({"ZTC_CHART_FONT": str(tmp_path / "missing.ttf")})
     with pytest.raises(SettingsError, match="ZTC_CHART_FONT"):
         Settings.from_env({"ZTC_CHART_FONT": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    "scores, ranks, colours",
+    [
+        ([1.0, 1.0, 1.0, 1.0, 0.98], [1, 1, 1, 1, 5], "GGGGB"),  # a 100% bar is never red
+        ([0.9, 0.9, 0.9, 0.9], [1, 1, 1, 1], "GGGG"),  # all equal: nobody is worst
+        ([1.0, 0.9, 0.8, 0.8, 0.8, 0.5], [1, 2, 3, 3, 3, 6], "GGBBBB"),  # the 2nd worst ties with two
+        ([1.0, 0.9, 0.8, 0.7, 0.5, 0.5], [1, 2, 3, 4, 5, 5], "GGMMBB"),
+        ([1.0, 0.9, 0.8, 0.7, 0.6, 0.6, 0.6], [1, 2, 3, 4, 5, 5, 5], "GGMMBBB"),
+    ],
+)
+def test_equal_scores_share_a_place_and_a_colour(scores: list[float], ranks: list[int], colours: str) -> None:
+    rows, _ = charts._ranked([department(i, f"部门{i}", s) for i, s in enumerate(scores)])
+    assert [r.rank for r in rows] == ranks
+    names = {charts.GOOD: "G", charts.BAD: "B", charts.MIDDLE: "M"}
+    assert "".join(names[c] for c in charts._bar_colours(rows)) == colours

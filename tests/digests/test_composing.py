@@ -7,14 +7,17 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.clock import LOCAL_ZONE
+from bot.models import Role
 from bot.replies import GroupImage, GroupText, Image, Markdown, TemplateCard
 from bot.settings import Settings
+from bot.wecom.outbound import APP_MARKDOWN_BYTES, GROUP_MARKDOWN_BYTES
 from handlers.complaints.figures import Rate
 from handlers.digests.composing import (
-    MARKDOWN_BYTES,
+    CUT_NOTICE,
     app_messages,
-    digest_markdown,
     group_messages,
+    markdown_messages,
+    places,
     risk_card,
 )
 from handlers.digests.model import (
@@ -79,10 +82,17 @@ def digest(**changes) -> Digest:
     return Digest(**(values | changes))
 
 
+def digest_markdown(d: Digest) -> str:
+    """The digest as one app message (it must fit one)."""
+    [text] = markdown_messages(d, APP_MARKDOWN_BYTES)
+    return text
+
+
 def test_what_needs_the_leader_comes_first_then_the_figures_with_their_change():
     text = digest_markdown(digest())
     assert text.startswith("**【日报】全县 · 11月23日**")
-    risks_at, orders_at = text.index("需要您处理（5项）"), text.index("**诉求** 新增12 · 在办7 · 超时2")
+    # two late orders (one listed), a red project, an overdue card, a disagreement, a blocked inspection
+    risks_at, orders_at = text.index("需要您处理（6项）"), text.index("**诉求** 新增12 · 在办7 · 超时2")
     assert risks_at < orders_at
     assert "1. 超时诉求 S2611-0007（县自然资源局，2026-11-22 09:00起）" in text
     assert "超时：县自然资源局2件（最久 S2611-0009）" in text
@@ -114,11 +124,88 @@ def test_a_quiet_period_says_so_and_has_no_card():
 def test_a_long_digest_is_cut_at_a_line_within_wecoms_limit():
     many = [ProjectLine(f"XM{n:03d}", "很长的项目名称" * 6, "县发改局", "问题说明" * 20) for n in range(80)]
     base = digest()
-    text = digest_markdown(
-        digest(projects=base.projects.__class__(**{**base.projects.__dict__, "red": many}))
+    long = digest(projects=base.projects.__class__(**{**base.projects.__dict__, "red": many}))
+    texts = [r.content for r in app_messages(long, None, "t") if isinstance(r, Markdown)]
+    assert all(len(text.encode()) <= APP_MARKDOWN_BYTES for text in texts)
+    assert "……等" in texts[0]  # lists are cut with a count, not silently
+
+
+def _long_digest() -> Digest:
+    """A county with much to report: long names, many late departments, projects in every list."""
+    base = digest()
+    departments = [department(f"县{'很长的部门名称' * 3}{n}", 0.9 - n / 100, late=3) for n in range(20)]
+    lines = [
+        ProjectLine(f"XM{n:03d}", f"{'城南产业园标准厂房' * 3}{n}", "县发改局", "用地" * 30) for n in range(9)
+    ]
+    orders = base.orders.__class__(**{**base.orders.__dict__, "departments": departments})
+    projects = base.projects.__class__(
+        **{
+            **base.projects.__dict__,
+            "red": lines,
+            "yellow": lines,
+            "unreported": lines,
+            "disagreements": lines,
+        }
     )
-    assert len(text.encode()) <= MARKDOWN_BYTES
-    assert "……等" in text  # lists are cut with a count, not silently
+    return digest(orders=orders, projects=projects)
+
+
+def test_an_app_digest_too_long_for_one_message_goes_in_two_each_within_2048_bytes():
+    long = _long_digest()
+    [whole] = markdown_messages(long, 100_000)
+    assert len(whole.encode()) > APP_MARKDOWN_BYTES
+    texts = [r.content for r in app_messages(long, None, "t") if isinstance(r, Markdown)]
+    assert len(texts) == 2 and all(len(t.encode()) <= APP_MARKDOWN_BYTES for t in texts)
+    first, second = texts
+    assert first.startswith("**【日报】全县 · 11月23日（1/2）**") and "需要您处理" in first
+    assert second.startswith("**【日报】全县 · 11月23日（2/2）**")
+    assert "**诉求**" in first and "**重点项目**" not in first
+    for section in ("**重点项目**", "**入企检查**", "**免申即享**"):
+        assert section in second
+    lines = set(whole.split("\n"))
+    for text in texts:  # cut between lines, never inside one (nor inside a <font> tag), and saying so
+        kept = text.split("\n")[1:]
+        assert set(kept) <= lines | {CUT_NOTICE}, set(kept) - lines
+        assert text.count("<font") == text.count("</font>")
+        assert CUT_NOTICE not in text or text.endswith("\n" + CUT_NOTICE)
+    assert CUT_NOTICE in first  # the 20 late departments' rates and boards did not all fit
+
+
+def test_the_group_digest_fits_the_robots_4096_bytes_a_message():
+    group = [r for r in group_messages(_long_digest(), "leaders-robot", None) if isinstance(r, GroupText)]
+    assert group and all(len(r.content.encode()) <= GROUP_MARKDOWN_BYTES for r in group)
+    assert all(r.content.count("<font") == r.content.count("</font>") for r in group)
+    assert "**免申即享**" in group[-1].content
+
+
+def test_the_risk_count_counts_every_late_order_not_only_those_listed():
+    base = digest()
+    listed = [(f"S2611-{n:04d}", "示范县鑫源食品有限公司", "县自然资源局", 1, SINCE) for n in range(10)]
+    orders = base.orders.__class__(**{**base.orders.__dict__, "late": 14, "late_orders": listed})
+    text = digest_markdown(digest(orders=orders))
+    assert "需要您处理（18项）" in text  # 14 late orders, a red project, a card, a colour, an inspection
+    assert "……等18项" in text
+
+
+def _board(scores: list[float]) -> str:
+    names = "甲乙丙丁戊己庚辛"
+    departments = [department(f"县{names[n]}局", score) for n, score in enumerate(scores)]
+    base = digest()
+    orders = base.orders.__class__(**{**base.orders.__dict__, "departments": departments})
+    text = digest_markdown(digest(orders=orders))
+    return text[text.index("红榜") : text.index("\n\n**重点项目**")]
+
+
+def test_equal_scores_share_a_place_and_never_put_a_top_department_on_the_black_list():
+    board = _board([1.0, 1.0, 1.0, 1.0, 0.98])
+    assert board == "红榜：县甲局100%、县乙局100%、县丙局100% 等4个\n黑榜：县戊局98%"
+    assert _board([0.9, 0.9, 0.9, 0.9]) == "红榜：县甲局90%、县乙局90%、县丙局90% 等4个"  # no 黑榜
+    assert (
+        _board([1.0, 0.9, 0.8, 0.8, 0.7, 0.6])
+        == "红榜：县甲局100%、县乙局90%、县丙局80% 等4个\n黑榜：县己局60%、县戊局70%"  # 丁 ties with 丙
+    )
+    assert places([1.0, 1.0, 0.9, None, None]) == [1, 1, 3, 4, 4]
+    assert places([(0.5 + 1 + 0.6) / 3, (1 + 0.5 + 0.6) / 3]) == [1, 1]  # float noise is no difference
 
 
 def test_the_card_offers_one_tap_per_pressing_risk():
@@ -130,6 +217,19 @@ def test_the_card_offers_one_tap_per_pressing_risk():
         ("查看 XM002", "digest:project:XM002"),
         ("查看 XM003", "digest:project:XM003"),
     ]
+    assert risk_card(digest(), "t", role=Role.LEADER) == card.__class__(**{**card.__dict__, "task_id": "t"})
+
+
+@pytest.mark.parametrize("role", [Role.OFFICIAL, Role.ADMIN])
+def test_who_is_not_a_leader_gets_only_the_buttons_he_may_press(role):
+    card = risk_card(digest(), "t", role=role)  # 督办 and 批示 would refuse him
+    assert card is not None and [(b.text, b.key) for b in card.buttons] == [
+        ("查看 XM001", "digest:project:XM001"),
+        ("查看 XM002", "digest:project:XM002"),
+        ("查看 XM003", "digest:project:XM003"),
+    ]
+    [sent] = [r for r in app_messages(digest(), None, "t", role=role) if isinstance(r, TemplateCard)]
+    assert sent.buttons == card.buttons
 
 
 def test_app_and_group_messages_carry_the_chart_when_there_is_one():

@@ -132,3 +132,66 @@ def test_the_digest_cards_instruct_button_issues_a_card_to_the_projects_departme
     with session_factory() as s:
         card = s.scalars(select(SupervisionCard)).one()
         assert (card.kind, card.project.code, card.department.code) == ("instruct", "XM001", "GXJ")
+
+
+def _ask(runtime, user: str, text: str, msg_id: str) -> None:
+    """A person types `text` in the app with a msg id as WeCom really sends them (base64: / + =)."""
+    from bot.intake import Intake
+    from bot.messages import Channel, Inbound, Kind
+
+    inbound = Inbound(
+        Channel.WECOM_APP, Kind.TEXT, user, f"wecom:msg:{msg_id}", runtime.clock.now(),
+        text=text, msg_id=msg_id,
+    )  # fmt: skip
+    Intake(runtime).receive(inbound)
+    run_jobs(runtime)
+
+
+def test_a_digest_asked_with_a_real_wecom_msg_id_sends_its_card(
+    settings_with_digests, standin, county, clock, session_factory
+):
+    from bot.wecom.outbound import TASK_ID_RE
+
+    at(clock, "2026-11-26 10:00")  # both orders are late: the digest has a risk card
+    _ask(settings_with_digests, "leader_li", "日报", "CAIQg/PKxgYY2sC9tpuAgAMg9/zKaw==")
+    _ask(settings_with_digests, "leader_li", "周报 本周", "CAIQg/PKxgYY2sC9tpuAgAMg9/zKbw==")
+    rows = [m for m in sent(session_factory) if m.recipient == "leader_li"]
+    cards = [m.payload for m in rows if m.payload["type"] == "TemplateCard"]
+    assert len(cards) == 2 and all(TASK_ID_RE.match(c["task_id"]) for c in cards)
+    assert cards[0]["task_id"] != cards[1]["task_id"]  # unique per app
+    assert {m.status for m in rows} == {"sent"}
+
+
+def test_an_official_asking_gets_no_buttons_he_may_not_press(
+    settings_with_digests, standin, county, clock, session_factory
+):
+    at(clock, "2026-11-26 10:00")  # 工信局's order is late: a leader would get 督办 on it
+    _ask(settings_with_digests, "gxj_wu", "日报", "CAIQg/official+1==")
+    mine = [m.payload for m in sent(session_factory) if m.recipient == "gxj_wu"]
+    assert "1. 超时诉求 S2611-0001" in mine[0]["content"]
+    keys = [b["key"] for m in mine if m["type"] == "TemplateCard" for b in m["buttons"]]
+    assert all(k.startswith("digest:project:") for k in keys), keys  # 督办 would refuse him
+
+
+def test_the_digest_cards_view_button_shows_any_project_of_the_persons_digest(
+    settings_with_digests, standin, county, clock, session_factory
+):
+    chat = Chat(settings_with_digests)
+    detail = "XM001 城南产业园标准厂房【"
+    assert detail in chat.click("leader_wang", "digest:project:XM001")[0].content  # county-wide leader
+    assert detail in chat.click("gxj_wu", "digest:project:XM001")[0].content  # not the head, his department
+    assert detail in chat.click("leader_li", "digest:project:XM001")[0].content
+    refused = chat.click("swj_zheng", "digest:project:XM001")[0].content  # another department's
+    assert "不在您负责或包抓的范围内" in refused, refused
+
+
+def test_the_ranking_gives_equal_scores_the_same_place(
+    settings_with_digests, standin, county, clock, session_factory
+):
+    chat = Chat(settings_with_digests)
+    at(clock, "2026-11-26 10:00")
+    chat.say("leader_wang", "排名 本月")
+    run_jobs(settings_with_digests)
+    [answer] = [m.payload["content"] for m in sent(session_factory) if "诉求办理排名" in str(m.payload)]
+    # neither department has picked its order up in time: both score 0%, so they share the first place
+    assert "\n1. 县商务局" in answer and "\n1. 县工信局" in answer, answer
