@@ -93,6 +93,10 @@ def _orders(digest: Digest) -> str:
     late = sorted((d for d in o.departments if d.late), key=lambda d: -d.late)
     if late:
         head += "\n超时：" + "、".join(f"{d.name}{d.late}件（最久 {d.oldest}）" for d in late[:LISTED])
+    if o.returned:  # sent back by a department, waiting for the coordinators: no department's lateness
+        head += f"\n待协调（退回）{o.returned}件" + (
+            f"，其中超时未协调{o.returned_late}件" if o.returned_late else ""
+        )
     rates = "\n".join(
         f"> {name} {_rate_change(name, o.rates[name], o.rates_before[name])}" for name in RATE_NAMES
     )

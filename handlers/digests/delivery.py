@@ -1,8 +1,18 @@
-"""Who gets which digest, and making one: the scope of each person, the figures, the chart on disk."""
+"""Who gets which digest, and making one: the scope of each person, the figures, the chart on disk.
+
+A chart (and a chat 导出's workbook) is written by the worker that builds the message, but the
+outbox may send it from another worker, later: ZTC_VAR_DIR must be one directory for all of them
+(a shared volume, NFS across hosts; README "Deployment"). The file's path is absolute, its name
+says the period (start and end), the scope and a hash of its content, so a rerun that draws a
+different chart never overwrites the one an earlier message names; and it is written to a
+temporary file and renamed, so a sender never reads half a file.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -41,16 +51,52 @@ def make_digest(session: Session, scope: Scope, period: Period, now: datetime, s
     return replace(digest, trend=trend(session, scope, period, now=now))
 
 
+CHART_DIR = "digests"  # under ZTC_VAR_DIR
+
+
 def chart_file(digest: Digest, settings: Settings) -> str | None:
     """Render the digest's chart to a file under ZTC_VAR_DIR/digests (None when no chart can be drawn)."""
     png = charts.render(digest, settings.chart_font)
     if png is None:
         return None
-    folder = Path(settings.var_dir) / "digests"
+    period = digest.period
+    stem = f"{period.kind}-{period.start:%Y%m%d}-{period.end:%Y%m%d}-{_scope_key(digest.scope)}"
+    return str(store_file(Path(settings.var_dir) / CHART_DIR, stem, ".png", png))
+
+
+def store_file(folder: Path, stem: str, suffix: str, data: bytes) -> Path:
+    """Write `data` atomically to folder/<stem>-<content hash><suffix>; the absolute path.
+
+    The folder is resolved (the outbox may run from another working directory); the bytes go to a
+    temporary file in the same folder, then os.replace gives them their name in one step.
+    """
+    folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest.period.kind}-{digest.period.start}-{_scope_key(digest.scope)}.png"
-    path.write_bytes(png)
-    return str(path)
+    path = folder / f"{stem}-{content_key(data)}{suffix}"
+    write_atomically(path, data)
+    return path
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename: readers see all of it or nothing.
+
+    The file is the owner's only (mkstemp's 0600): every web and worker process runs as one user.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def content_key(data: bytes) -> str:
+    """A short hash of a file's bytes, for its name."""
+    return hashlib.sha256(data).hexdigest()[:12]
 
 
 def _scope_key(scope: Scope) -> str:

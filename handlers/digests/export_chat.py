@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import secrets
 import unicodedata
 from datetime import date, datetime, timedelta
+from io import BytesIO
 from pathlib import Path
 
 from bot.clock import as_utc, local
@@ -13,12 +13,13 @@ from bot.errors import Invalid
 from bot.models import Department, Person, Role
 from bot.replies import File, Text
 from bot.routing import Context, HandlerResult, Router
+from handlers.digests.delivery import store_file
 from handlers.digests.exports import TITLES, Exported, Span, parse_day, span_between, write_register
 
 router = Router("digest-exports")
 
 USAGE = "导出 <诉求|项目|检查> [期间]"
-EXPORT_DIR = "exports"  # under ZTC_VAR_DIR; the outbox uploads the file from there
+EXPORT_DIR = "exports"  # under ZTC_VAR_DIR (shared by every worker); the outbox uploads the file from there
 KINDS = {
     "诉求": "orders",
     "工单": "orders",
@@ -49,15 +50,17 @@ def export(ctx: Context, args: str) -> HandlerResult:
     today = local(as_utc(ctx.now)).date()
     kind, span = parse_request(args, today)
     department = scope_of(person)
-    path = export_path(ctx.services["settings"].var_dir, kind, span, ctx.now)
-    exported = write_register(kind, ctx.session, path, span, now=ctx.now, department=department)
+    workbook = BytesIO()
+    exported = write_register(kind, ctx.session, workbook, span, now=ctx.now, department=department)
+    if exported.rows == 0:
+        return reply(exported, kind, None, department)
+    path = export_file(ctx.services["settings"].var_dir, kind, span, ctx.now, workbook.getvalue())
     return reply(exported, kind, path, department)
 
 
-def reply(exported: Exported, kind: str, path: Path, department: Department | None) -> HandlerResult:
-    """The counts and the file; when the period holds nothing, a line saying so and no file."""
-    if exported.rows == 0:
-        path.unlink()
+def reply(exported: Exported, kind: str, path: Path | None, department: Department | None) -> HandlerResult:
+    """The counts and the file; when the period holds nothing (no file written), a line saying so."""
+    if exported.rows == 0 or path is None:
         whose = f"{department.name}的" if department is not None else ""
         return Text(f"{exported.span.label}没有{whose}{_EMPTY[kind]}，无文件可导出。")
     whose = f"【{department.name}】" if department is not None else ""
@@ -127,10 +130,9 @@ def scope_of(person: Person) -> Department | None:
     return person.department
 
 
-def export_path(var_dir: Path, kind: str, span: Span, now: datetime) -> Path:
-    """A new file under var/exports whose name says what it holds and never collides with another."""
-    folder = (var_dir / EXPORT_DIR).resolve()  # the outbox may run from another working directory
-    folder.mkdir(parents=True, exist_ok=True)
+def export_file(var_dir: Path, kind: str, span: Span, now: datetime, data: bytes) -> Path:
+    """The workbook written (atomically) under var/exports: an absolute path whose name says what it
+    holds — the kind, the span's first and last day, when, and a hash of its bytes."""
     stamp = local(as_utc(now)).strftime("%Y%m%d-%H%M%S")
-    days = f"{span.start:%Y%m%d}-{span.end:%Y%m%d}"
-    return folder / f"{TITLES[kind]}{days}-{stamp}-{secrets.token_hex(3)}.xlsx"
+    stem = f"{TITLES[kind]}{span.start:%Y%m%d}-{span.end:%Y%m%d}-{stamp}"
+    return store_file(Path(var_dir) / EXPORT_DIR, stem, ".xlsx", data)

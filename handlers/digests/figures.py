@@ -2,7 +2,7 @@
 
 What a digest can know of its period ends at the cutoff: the period's end, or `now` while the
 period still runs. Work orders come from the register (figures_orders.py); key projects from the
-last reporting week closed by the cutoff and the 督办卡 audit rows (figures_projects.py);
+last reporting week due by the cutoff, as reported then, and the 督办卡 audit rows (figures_projects.py);
 inspections by their registration time; 免申即享 pushes by their timestamps. So an ended period,
 recomputed later after more events, gives the same Digest — except for what keeps no history: a
 project's stage, an inspection's later 综合查一次 (joint_key, and the outcome of a visit moved to
@@ -35,6 +35,7 @@ from handlers.projects.models import Project
 from handlers.projects.rules import ProjectRules
 
 COUNTY = "全县"
+COUNTY_UNSET = "全县（未设分管）"  # a leader with neither 分管 nor 包抓 sees the county
 TREND_PERIODS = 6
 CONFIRMED = (PushStatus.CONFIRMED.value, PushStatus.DELIVERED.value)  # 不需要 also sets confirmed_at
 
@@ -45,15 +46,19 @@ def county_scope() -> Scope:
 
 
 def leader_scope(session: Session, leader: Person) -> Scope:
-    """A leader's 分管 departments and his projects; the county when he oversees none.
+    """A leader's 分管 departments and his projects; his 包抓 projects alone when he oversees none.
 
     His projects are those he 包抓s, and those without a 包抓 leader in a department he oversees
-    (as handlers.projects.registry.project_leaders finds a project's leader).
+    (as handlers.projects.registry.project_leaders finds a project's leader). A leader with
+    neither 分管 nor 包抓 (not yet set up) gets the county, and the label says why.
     """
     query = select(Oversight.department_id).where(Oversight.leader_id == leader.id)
     departments = frozenset(session.scalars(query))
     if not departments:
-        return county_scope()
+        led = frozenset(session.scalars(select(Project.id).where(Project.leader_id == leader.id)))
+        if led:  # no department's orders, inspections or pushes: just his projects and their cards
+            return Scope(f"{leader.name}包抓项目", frozenset(), led)
+        return Scope(COUNTY_UNSET)
     unled = and_(Project.leader_id.is_(None), Project.department_id.in_(departments))
     projects = frozenset(
         session.scalars(select(Project.id).where(or_(Project.leader_id == leader.id, unled)))

@@ -6,10 +6,14 @@ digest recomputed later — after more events — is the same:
 - new: DISPATCH events in the period (only 挂号 dispatches; 转办 and 返工 are not new orders);
 - open / late: each order's state at the period's end is replayed from its events before the
   end. The orders replayed are those filed before the end and not closed (销号, final) before it;
-  open is 待接单, 办理中 or 已退回 (a 退回 order counts for the department that holds it until a
-  coordinator decides). Late is past the deadline the 盯单 ladder runs on at that moment (the
-  solve deadline once picked up, else the pickup deadline), where the solve deadline is the 24 h
-  promise: an approved 延期 leaves the order "visibly late" (DOMAIN §1), as the 解决率 counts it;
+  open is 待接单 or 办理中 with a department. Late is past the deadline the 盯单 ladder runs on at
+  that moment (the solve deadline once picked up, else the pickup deadline), where the solve
+  deadline is the 24 h promise: an approved 延期 leaves the order "visibly late" (DOMAIN §1), as
+  the 解决率 counts it;
+- returned: an order 已退回 at the period's end waits for a coordinator, not for the department
+  that sent it back, so it is counted apart (待协调（退回）, and how many of those are past their
+  pickup deadline: 超时未协调), never as that department's open or late order; it belongs to a
+  leader's scope when the department that returned it does;
 - the rates: handlers.complaints.figures.department_figures, summed part by part for the scope.
 
 A period still running is read up to `now` (its cutoff): the rates do not count a deadline as
@@ -70,6 +74,7 @@ class Held:
     version: int
     since: datetime  # 派单 or the last 返工
     late_since: datetime | None
+    returned: bool = False  # 已退回: awaiting a coordinator; department_id is the one that sent it back
 
 
 def in_scope(scope: Scope, department_id: int | None) -> bool:
@@ -86,7 +91,9 @@ def order_figures(
     until = cutoff(period, now)
     figures, before = figures_for(period), figures_for(period.previous())
     new = new_orders(session, scope, period.start_at, until)
-    held = [h for h in held_at(session, until) if in_scope(scope, h.department_id)]
+    open_orders = [h for h in held_at(session, until) if in_scope(scope, h.department_id)]
+    held = [h for h in open_orders if not h.returned]  # a 退回 order is no department's to do
+    returned = [h for h in open_orders if h.returned]
     names = department_names(session, set(figures) | set(new) | {h.department_id for h in held})
     departments = [_department(d, names[d], figures.get(d), new[d], held) for d in names]
     late = sorted((h for h in held if h.late_since), key=lambda h: (h.late_since, h.number))
@@ -98,6 +105,8 @@ def order_figures(
         rates=total_rates(figures.values()),
         rates_before=total_rates(before.values()),
         late_orders=[_late_line(h, names) for h in late[:MAX_LATE_LISTED]],
+        returned=len(returned),
+        returned_late=sum(1 for h in returned if h.late_since),
     )
 
 
@@ -237,7 +246,7 @@ def _held(replay: Replay, end: datetime) -> Held | None:
         return None
     return Held(
         replay.number, replay.enterprise, replay.holder, replay.version, replay.round_start,
-        replay.late_since(end),
+        replay.late_since(end), returned=replay.state is OrderState.RETURNED,
     )  # fmt: skip
 
 

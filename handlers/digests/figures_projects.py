@@ -1,12 +1,13 @@
-"""A digest's key-project figures: the last closed reporting week's colours, and the 督办卡 at the cutoff.
+"""A digest's key-project figures: the last reporting week due by the cutoff, and the 督办卡 at the cutoff.
 
 The cutoff is the period's end, or `now` when that is earlier (a digest of a running period). The
-week shown is the last one whose cycle closed by the cutoff (cycle.Cycle.escalate_at: the
-leaders' list of the unreported), so the same period gives the same week however late it is
-recomputed; and a closed week's reports no longer change (a 补报 is taken only before the
-escalation, handlers.projects.cycle.reporting_week). Its projects are those of the scope that are
-active and in a TRACKED stage (as they are now: stages keep no history) and were registered by
-the week's end, as 督办卡 drafting counts them.
+week shown is the last one whose reports were due (cycle.Cycle.deadline_at) by the cutoff, so
+Monday's 周报 and 日报 show last week's colours, not the week before; and its reports are those
+in force AT the cutoff (made before it, and not replaced before it), so a 补报 or a correction
+typed after the cutoff (allowed until the week's escalation) leaves the digest as it was: the
+same period gives the same figures however late it is recomputed. Its projects are those of the
+scope that are active and in a TRACKED stage (as they are now: stages keep no history) and were
+registered by the week's prompt, as 督办卡 drafting counts them.
 
 督办卡/批示卡 are replayed from their audit rows before the cutoff — the status each change left,
 and the 期限 as 签发 or 交办 set it — so a later 反馈, 销号 or 签发 does not change the digest.
@@ -40,7 +41,7 @@ from handlers.projects.rules import ProjectRules
 
 UNREPORTED = "未报"
 COLOUR_KEYS = (*COLOUR_LABELS.values(), UNREPORTED)  # 绿 白 黄 红 未报
-MAX_WEEKS_BACK = 6  # a week closes the working day after its prompt: never this many weeks later
+MAX_WEEKS_BACK = 6  # a week's reports are due on its prompt day: never this many weeks later
 CARD_ENTITY = "supervision_card"  # handlers.projects.supervision.audit
 NAME_LENGTH = 30  # a 批示卡 without a project is named by the start of its matter
 Reports = dict[tuple[int, date], WeeklyReport]
@@ -51,7 +52,7 @@ def project_figures(session: Session, scope: Scope, cutoff: datetime, rules: Pro
     cycle = closed_week(cutoff, rules)
     week, before = cycle.week, cycle.week - timedelta(days=7)
     projects = tracked_projects(session, scope)
-    reports = weekly_reports(session, [p.id for p in projects], (week, before))
+    reports = weekly_reports(session, [p.id for p in projects], (week, before), at=cutoff)
     marks = week_marks(projects, reports, cycle)
     cards = card_states(session, scope, cutoff)
     today = local(as_utc(cutoff)).date()
@@ -75,11 +76,11 @@ def project_figures(session: Session, scope: Scope, cutoff: datetime, rules: Pro
 
 
 def closed_week(cutoff: datetime, rules: ProjectRules) -> Cycle:
-    """The last reporting week whose cycle closed (escalate_at) by `cutoff`."""
+    """The last reporting week whose reports were due (deadline_at) by `cutoff`."""
     week = monday_of(local(as_utc(cutoff)).date())
     for _ in range(MAX_WEEKS_BACK):
         cycle = cycle_of(week, rules)
-        if cycle.escalate_at <= as_utc(cutoff):
+        if cycle.deadline_at <= as_utc(cutoff):
             return cycle
         week -= timedelta(days=7)
     return cycle_of(week, rules)
@@ -109,14 +110,17 @@ def tracked_projects(session: Session, scope: Scope) -> list[Project]:
     return list(session.scalars(query))
 
 
-def weekly_reports(session: Session, project_ids: list[int], weeks: Iterable[date]) -> Reports:
-    """The report in force of each project and week, in one query."""
+def weekly_reports(
+    session: Session, project_ids: list[int], weeks: Iterable[date], *, at: datetime
+) -> Reports:
+    """The report in force at `at` of each project and week (made before, replaced not before), one query."""
     if not project_ids:
         return {}
     query = select(WeeklyReport).where(
         WeeklyReport.project_id.in_(project_ids),
         WeeklyReport.week.in_(list(weeks)),
-        WeeklyReport.replaced_at.is_(None),
+        WeeklyReport.reported_at < at,
+        or_(WeeklyReport.replaced_at.is_(None), WeeklyReport.replaced_at >= at),
     )
     return {(r.project_id, r.week): r for r in session.scalars(query)}
 

@@ -3,6 +3,9 @@
 handlers/digests/figures.py computes a Digest from stored events for an exact period (the same
 period always gives the same Digest); composing.py turns it into messages and charts.py into a
 PNG. Periods are local (Asia/Shanghai) days, half-open [start, end).
+
+A 日报's period is the days since the working day before (daily_period: Monday's covers Fri–Sun),
+so the period before a DAY period is the previous 日报's, not the calendar day before.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from bot.clock import LOCAL_ZONE, as_utc
+from bot.workdays import is_working_day
 from handlers.complaints.figures import Rate
 
 
@@ -59,9 +63,13 @@ class Period:
         return f"{self.start.year}年第{quarter}季度"
 
     def previous(self) -> Period:
-        """The period of the same kind just before this one."""
+        """The period of the same kind just before this one: for a 日报, the previous 日报's period.
+
+        A DAY period starts on a working day (daily_period), so the one before it is the 日报 sent
+        on its start: Tuesday's (Monday) is compared with Monday's (Fri–Sun), never with Sunday.
+        """
         if self.kind is PeriodKind.DAY:
-            return Period(self.kind, self.start - timedelta(days=1), self.start)
+            return daily_period(self.start)
         if self.kind is PeriodKind.WEEK:
             return Period(self.kind, self.start - timedelta(days=7), self.start)
         months = 1 if self.kind is PeriodKind.MONTH else 3
@@ -71,6 +79,19 @@ class Period:
 def _add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def previous_working_day(day: date) -> date:
+    """The last working day before `day`."""
+    earlier = day - timedelta(days=1)
+    while not is_working_day(earlier):
+        earlier -= timedelta(days=1)
+    return earlier
+
+
+def daily_period(today: date) -> Period:
+    """The 日报 sent on `today`: the days since the previous working day's (Monday's covers Fri–Sun)."""
+    return Period(PeriodKind.DAY, previous_working_day(today), today)
 
 
 def day_period(day: date) -> Period:
@@ -100,8 +121,8 @@ def quarter_period(day: date) -> Period:
 class Scope:
     """Whose digest: the whole county, or a leader's 分管 departments and 包抓 projects."""
 
-    label: str  # 「全县」 or 「李县长分管」
-    department_ids: frozenset[int] | None = None  # None: every department
+    label: str  # 「全县」, 「李县长分管」, 「李县长包抓项目」 (no 分管) or 「全县（未设分管）」
+    department_ids: frozenset[int] | None = None  # None: every department; empty: none (projects only)
     project_ids: frozenset[int] | None = None  # None: the projects of department_ids (all for the county)
 
     @property
@@ -119,7 +140,7 @@ class DepartmentOrders:
     department_id: int
     name: str
     new: int  # dispatched to it in the period
-    open: int  # held by it at the period's end
+    open: int  # held by it at the period's end (not those it sent back: OrderFigures.returned)
     late: int  # of those, past a deadline at the period's end
     oldest: str | None  # the number of its longest-waiting open order
     oldest_since: datetime | None
@@ -129,15 +150,21 @@ class DepartmentOrders:
 
 @dataclass(frozen=True)
 class OrderFigures:
-    """Work orders: the period's totals, per department, and the rates now and the period before."""
+    """Work orders: the period's totals, per department, and the rates now and the period before.
+
+    open and late are the orders the scope's departments hold at the period's end; an order 退回
+    (sent back, awaiting a coordinator) is no department's: it is counted in `returned` only.
+    """
 
     new: int
-    open: int
+    open: int  # held by a department of the scope at the period's end (退回 orders not included)
     late: int
     departments: list[DepartmentOrders]  # ranked best first (红榜 at the top, 黑榜 at the bottom)
     rates: dict[str, Rate]  # the scope's totals, RATE_NAMES → Rate
     rates_before: dict[str, Rate]  # the same for the previous period
     late_orders: list[tuple[str, str, str, int, datetime]]  # (number, enterprise, department, version, since)
+    returned: int = 0  # 待协调（退回）: sent back by a department of the scope, awaiting a coordinator
+    returned_late: int = 0  # … of those, past their pickup deadline (超时未协调)
 
 
 @dataclass(frozen=True)

@@ -257,3 +257,12 @@ def test_digests_go_out_on_working_days_at_their_time(moment, labels):
 def test_a_daily_digest_covers_the_days_since_the_last_working_day():
     assert daily_period(date(2026, 11, 30)).label == "11月27日—11月29日"
     assert week_period(date(2026, 11, 25)).previous().label == "第47周（11月16日—11月22日）"
+
+
+def test_orders_sent_back_are_shown_waiting_for_the_coordinators():
+    base = digest()
+    orders = base.orders.__class__(**{**base.orders.__dict__, "returned": 3, "returned_late": 1})
+    text = "\n".join(
+        m.content for m in app_messages(digest(orders=orders), None, "t") if isinstance(m, Markdown)
+    )
+    assert "待协调（退回）3件，其中超时未协调1件" in text

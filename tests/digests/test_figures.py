@@ -23,9 +23,11 @@ from handlers.digests.figures_projects import closed_week
 from handlers.digests.model import (
     InspectionLine,
     PolicyFigures,
+    ProjectFigures,
     ProjectLine,
     Scope,
     TrendPoint,
+    daily_period,
     week_period,
 )
 from handlers.inspections import service as inspections
@@ -213,11 +215,17 @@ def make_projects(s: Session, c: County) -> dict[str, Project]:
 
 
 def report(
-    s: Session, project: Project, colour: Colour, wan: int, when: datetime, problems: str = ""
+    s: Session,
+    project: Project,
+    colour: Colour,
+    wan: int,
+    when: datetime,
+    problems: str = "",
+    week: date | None = None,
 ) -> None:
-    """A weekly report typed by the project's 责任人 at `when`."""
+    """A weekly report typed by the project's 责任人 at `when` (for `week`, else the one it is for)."""
     entry = WeeklyEntry(colour, wan * WAN, f"{project.code} {when:%m%d}", problems)
-    record_weekly(s, project, project.leads[0], entry, now=when, rules=RULES, channel="wecom")
+    record_weekly(s, project, project.leads[0], entry, now=when, rules=RULES, channel="wecom", week=week)
 
 
 def make_reports_and_cards(s: Session, c: County, p: dict[str, Project]) -> dict[str, str]:
@@ -232,7 +240,7 @@ def make_reports_and_cards(s: Session, c: County, p: dict[str, Project]) -> dict
     report(s, p["XM002"], Colour.WHITE, 100, at(20, 10))  # 150万 of 1000万 by 20日 (序时88.8%): 测算红
     report(s, p["XM003"], Colour.YELLOW, 0, at(20, 10), "林地审批慢")
     report(s, p["XM005"], Colour.GREEN, 10, at(20, 10))
-    report(s, p["XM004"], Colour.GREEN, 0, at(27, 10))  # for the week of 23日: not closed by the cutoff
+    report(s, p["XM004"], Colour.GREEN, 0, at(27, 10))  # for the week of 23日 (due 27日18:00): the only one
     # XM001 (黄, 红) and XM003 (黄, 黄) lag two weeks running: drafted when the week of 16日 closes.
     drafted = supervision_drafting.draft_for_week(s, date(2026, 11, 16), RULES, at(23, 18, 5))
     cards = {card.project.code: card.number for card in drafted if card.project}
@@ -272,7 +280,10 @@ def december(s: Session, c: County, m: Made) -> None:
     inspections.register(
         s, c.scjg_wang, c.xinyuan, date(2026, 12, 24), "市场监管", "复查", at(1, 10, month=12)
     )
-    report(s, m.projects["XM001"], Colour.RED, 0, at(30, 10))  # 补报 for the week of 23日
+    # After the week's cutoff (30日00:00) but before its escalation (30日18:00): a 补报 for the week of
+    # 23日, and a correction replacing XM004's 绿. Neither was in force at the cutoff.
+    report(s, m.projects["XM001"], Colour.RED, 0, at(30, 10))
+    report(s, m.projects["XM004"], Colour.YELLOW, 0, at(30, 11), "材料未到", week=date(2026, 11, 23))
     s.commit()
 
 
@@ -326,25 +337,57 @@ def rates(*parts: tuple[int, int]) -> dict[str, Rate]:
 
 def test_projects_of_the_county(session, county, made):
     projects = compute(session, county_scope(), WEEK, now=MONDAY_MORNING, rules=RULES).projects
-    # The cutoff is 30日00:00: the week of 23日 closes 30日18:00, so the last closed week is 16日's.
-    assert closed_week(at(30, 0), RULES).week == date(2026, 11, 16)
-    assert projects.week_label == "第47周（11月16日—11月22日）"
+    # The cutoff is 30日00:00: the week of 23日 was due 27日18:00, so Monday's 周报 (and 日报) show
+    # it — not the week before, as when waiting for its escalation (30日18:00).
+    assert closed_week(at(30, 0), RULES).week == date(2026, 11, 23)
+    assert closed_week(at(27, 17, 59), RULES).week == date(2026, 11, 16)
+    assert closed_week(at(27, 18), RULES).week == date(2026, 11, 23)
+    assert projects.week_label == "第48周（11月23日—11月29日）"
+    # Week of 23日: only XM004 reported (绿); XM001–XM003 未报. Week of 16日: as below.
+    assert projects.colours == {"绿": 1, "白": 0, "黄": 0, "红": 0, "未报": 3}
+    assert projects.colours_before == {"绿": 0, "白": 1, "黄": 1, "红": 1, "未报": 1}
+    assert (projects.red, projects.yellow, projects.disagreements) == ([], [], [])
+    assert [line.code for line in projects.unreported] == ["XM001", "XM002", "XM003"]
+    _cards_on_the_26th(projects, made)
+
+
+def test_projects_of_a_day_before_the_weeks_deadline(session, county, made):
+    # The 日报 of Thursday 26日 (cutoff 27日00:00): the week of 23日 is not due yet, so 16日's is shown.
+    thursday = daily_period(date(2026, 11, 27))
+    p = compute(session, county_scope(), thursday, now=at(27, 9), rules=RULES).projects
+    assert p.week_label == "第47周（11月16日—11月22日）"
     # Week of 16日: XM001 红 (its 黄 replaced), XM002 白, XM003 黄, XM004 未报; XM005 is finished.
-    assert projects.colours == {"绿": 0, "白": 1, "黄": 1, "红": 1, "未报": 1}
+    assert p.colours == {"绿": 0, "白": 1, "黄": 1, "红": 1, "未报": 1}
     # Week of 9日: XM001 黄, XM002 白, XM003 黄, XM004 白.
-    assert projects.colours_before == {"绿": 0, "白": 2, "黄": 2, "红": 0, "未报": 0}
-    assert projects.red == [ProjectLine("XM001", "城南标准厂房", "县工信局", "用地手续未办结")]
-    assert projects.yellow == [ProjectLine("XM003", "矿山生态修复", "县自然资源局", "林地审批慢")]
-    assert projects.unreported == [ProjectLine("XM004", "产业园道路", "县自然资源局")]
-    assert projects.disagreements == [ProjectLine("XM002", "智能仓储物流园", "县工信局", "报白，测算红")]
-    # Cards at the cutoff: XM001's 督办卡 answered (open), the 批示卡 issued and due 26日 (open, overdue),
-    # XM003's 督办卡 still a draft.
+    assert p.colours_before == {"绿": 0, "白": 2, "黄": 2, "红": 0, "未报": 0}
+    assert p.red == [ProjectLine("XM001", "城南标准厂房", "县工信局", "用地手续未办结")]
+    assert p.yellow == [ProjectLine("XM003", "矿山生态修复", "县自然资源局", "林地审批慢")]
+    assert p.unreported == [ProjectLine("XM004", "产业园道路", "县自然资源局")]
+    assert p.disagreements == [ProjectLine("XM002", "智能仓储物流园", "县工信局", "报白，测算红")]
+    _cards_on_the_26th(p, made)
+
+
+def _cards_on_the_26th(projects: ProjectFigures, made: Made) -> None:
+    """Cards at 27日 or 30日 00:00: XM001's 督办卡 issued (answered on 27日 10:00: open either way), the
+    批示卡 issued and due 26日 (open, overdue), XM003's 督办卡 still a draft."""
     assert projects.cards_open == 2
     cards = made.cards
     assert projects.cards_overdue == [
         ProjectLine("", "牵头研究园区用地问题", "县工信局", f"{cards['批示']}，期限11月26日")
     ]
     assert projects.cards_draft == [ProjectLine("XM003", "矿山生态修复", "县自然资源局", cards["XM003"])]
+
+
+def test_a_weeks_reports_are_those_in_force_at_the_cutoff(session, county, made):
+    first = compute(session, county_scope(), WEEK, now=MONDAY_MORNING, rules=RULES).projects
+    december(session, county, made)  # a 补报 (XM001 红) and a correction (XM004 绿 → 黄) on 30日
+    again = compute(session, county_scope(), WEEK, now=LATER, rules=RULES).projects
+    assert again.colours == first.colours == {"绿": 1, "白": 0, "黄": 0, "红": 0, "未报": 3}
+    assert (again.red, again.yellow) == ([], [])
+    # The week after (cutoff 3 December 09:00) shows 23日's week as it stood then: XM001 红, XM004 黄.
+    after = compute(session, county_scope(), week_period(date(2026, 11, 30)), now=LATER, rules=RULES)
+    assert after.projects.week_label == "第48周（11月23日—11月29日）"
+    assert after.projects.colours == {"绿": 0, "白": 0, "黄": 1, "红": 1, "未报": 2}
 
 
 def test_inspections_and_pushes_of_the_county(session, county, made):
@@ -395,8 +438,24 @@ def test_a_leaders_scope_is_his_departments_and_projects(session, county, made):
     # His departments; his projects: XM001 and XM004 (包抓), XM002 and XM005 (工信局's, no 包抓 leader).
     expected = {p[code].id for code in ("XM001", "XM002", "XM004", "XM005")}
     assert scope == Scope("李县长分管", frozenset({c.gxj.id, c.scjg.id}), frozenset(expected))
-    nobody = builders.person(session, "leader_zhao", Role.LEADER, "赵县长")
-    assert leader_scope(session, nobody) == county_scope()
+
+
+def test_a_leader_without_oversight_gets_his_projects_or_the_county_so_labelled(session, county, made):
+    p = made.projects
+    zhao = builders.person(session, "leader_zhao", Role.LEADER, "赵县长")
+    assert leader_scope(session, zhao) == Scope("全县（未设分管）")  # neither 分管 nor 包抓
+    assert leader_scope(session, zhao).county
+    p["XM003"].leader = zhao  # he 包抓s XM003 (王书记's until now), and oversees no department
+    session.flush()
+    scope = leader_scope(session, zhao)
+    assert scope == Scope("赵县长包抓项目", frozenset(), frozenset({p["XM003"].id}))
+    digest = compute(session, scope, WEEK, now=MONDAY_MORNING, rules=RULES)
+    # Just the project and its card: no department's orders, inspections or pushes.
+    assert (digest.orders.new, digest.orders.open, digest.orders.departments) == (0, 0, [])
+    assert (digest.inspections.registered, digest.policies) == (0, PolicyFigures(0, 0, 0))
+    assert digest.projects.colours == {"绿": 0, "白": 0, "黄": 0, "红": 0, "未报": 1}
+    assert digest.projects.colours_before == {"绿": 0, "白": 0, "黄": 1, "红": 0, "未报": 0}
+    assert [line.code for line in digest.projects.cards_draft] == ["XM003"]
 
 
 def test_a_leaders_digest_leaves_other_departments_out(session, county, made):
@@ -409,12 +468,12 @@ def test_a_leaders_digest_leaves_other_departments_out(session, county, made):
     assert o.rates == rates((2, 3), (1, 2), (1, 1), (0, 4), (0, 1))
     assert o.rates_before == rates((1, 1), (1, 1), (1, 1), (0, 1), (0, 1))
     assert [line[0] for line in o.late_orders] == [n["B"]]
-    # Projects: XM001 红, XM002 白, XM004 未报 (XM003 is 王书记's);
-    # the week before XM001 黄, XM002 白, XM004 白.
+    # Projects, the week of 23日: XM001 and XM002 未报, XM004 绿 (XM003 is 王书记's);
+    # the week before XM001 红, XM002 白, XM004 未报.
     pr = digest.projects
-    assert pr.colours == {"绿": 0, "白": 1, "黄": 0, "红": 1, "未报": 1}
-    assert pr.colours_before == {"绿": 0, "白": 2, "黄": 1, "红": 0, "未报": 0}
-    assert [line.code for line in pr.red + pr.yellow + pr.unreported] == ["XM001", "XM004"]
+    assert pr.colours == {"绿": 1, "白": 0, "黄": 0, "红": 0, "未报": 2}
+    assert pr.colours_before == {"绿": 0, "白": 1, "黄": 0, "红": 1, "未报": 1}
+    assert [line.code for line in pr.red + pr.yellow + pr.unreported] == ["XM001", "XM002"]
     # Cards: XM001's and the 批示卡 to 工信局; XM003's draft is not his.
     assert (pr.cards_open, [line.note.split("，")[0] for line in pr.cards_overdue], pr.cards_draft) == (
         2,
@@ -430,3 +489,23 @@ def test_a_leaders_digest_leaves_other_departments_out(session, county, made):
         1,
     )
     assert digest.policies == PolicyFigures(pushed=1, confirmed=1, delivered=1)
+
+
+# ---------------------------------------------------------------- 退回 orders
+
+
+def test_a_returned_order_awaits_coordination_not_the_department_that_returned_it(session, county, made):
+    c = county
+    number = file(session, c.boss, "G 不属于工信局的事项", at(27, 9))  # 工信局's; pickup due 28日9:00
+    orders.send_back(session, c.gxj_wu, number, "非本部门职责", "", at(27, 10))
+    session.commit()
+    o = compute(session, county_scope(), WEEK, now=MONDAY_MORNING, rules=RULES).orders
+    # At 30日00:00 G is 已退回 and past its pickup deadline: 待协调 (超时未协调), not 工信局's open or late.
+    assert (o.open, o.late, o.returned, o.returned_late) == (4, 3, 1, 1)
+    assert number not in [line[0] for line in o.late_orders]
+    gxj = next(d for d in o.departments if d.name == "县工信局")
+    assert (gxj.new, gxj.open, gxj.late, gxj.oldest) == (5, 2, 1, made.orders["B"])  # G was dispatched to it
+    # It counts in the scope of the leader of the department that returned it, not in another's.
+    li = compute(session, leader_scope(session, c.li), WEEK, now=MONDAY_MORNING, rules=RULES).orders
+    wang = compute(session, leader_scope(session, c.wang), WEEK, now=MONDAY_MORNING, rules=RULES).orders
+    assert (li.open, li.late, li.returned) == (2, 1, 1) and wang.returned == 0
