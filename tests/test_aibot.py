@@ -18,7 +18,6 @@ from bot.replies import Button, File, Image, TemplateCard, Text
 from bot.routing import Router
 from bot.runtime import Runtime
 from bot.standin.platform import WeComPlatform, aibot_text_json, text_xml
-from bot.standin.server import StandinServer
 from handlers import ALL_ROUTERS
 from jobs import runtime as job_runtime
 from tests import builders
@@ -70,23 +69,8 @@ def rt(runtime: Runtime) -> Iterator[Runtime]:
 
 @pytest.fixture
 def web(rt: Runtime) -> Iterator[str]:
-    """The real Flask app over HTTP on that runtime."""
+    """The real Flask app over HTTP on that runtime (conftest's `platform` posts to it)."""
     yield from serve(rt)
-
-
-@pytest.fixture
-def platform(web: str, settings, standin: StandinServer) -> WeComPlatform:
-    """WeCom itself: posts encrypted AI-bot callbacks, with response_urls issued by the stand-in."""
-    return WeComPlatform(
-        callback_url=f"{web}/wecom/callback",
-        corp_id=settings.wecom_corp_id,
-        token=settings.wecom_token,
-        aes_key=settings.wecom_aes_key,
-        agent_id=settings.wecom_agent_id,
-        aibot_token=settings.aibot_token,
-        aibot_aes_key=settings.aibot_aes_key,
-        standin_url=standin.url,
-    )
 
 
 def _count(session_factory, model) -> int:
