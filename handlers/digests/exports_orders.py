@@ -62,12 +62,20 @@ def register_orders(session: Session, span: Span, department: Department | None)
     return list(session.scalars(query.order_by(WorkOrder.filed_at, WorkOrder.id)))
 
 
+EVENT_BATCH = 5_000  # order ids per query: PostgreSQL takes at most 65,535 bound parameters
+
+
 def order_events(session: Session, orders: list[WorkOrder]) -> dict[int, list[OrderEvent]]:
-    """Every event of the orders, by order id, in the order they happened."""
+    """Every event of the orders, by order id, in the order they happened (in batches of ids)."""
     events: dict[int, list[OrderEvent]] = {o.id: [] for o in orders}
-    query = select(OrderEvent).where(OrderEvent.order_id.in_(events)).options(selectinload(OrderEvent.actor))
-    for event in session.scalars(query.order_by(OrderEvent.order_id, OrderEvent.id)):
-        events[event.order_id].append(event)
+    ids = list(events)
+    for first in range(0, len(ids), EVENT_BATCH):
+        batch = ids[first : first + EVENT_BATCH]
+        query = (
+            select(OrderEvent).where(OrderEvent.order_id.in_(batch)).options(selectinload(OrderEvent.actor))
+        )
+        for event in session.scalars(query.order_by(OrderEvent.order_id, OrderEvent.id)):
+            events[event.order_id].append(event)
     return events
 
 

@@ -452,3 +452,14 @@ def test_refusals_and_an_empty_period(county, exports_runtime: Runtime, standin)
         "2026年11月16日至11月22日没有检查报备，无文件可导出。",
     ]
     assert exports(exports_runtime) == []
+
+
+def test_events_are_read_in_batches_of_order_ids(county, tmp_path: Path, monkeypatch) -> None:
+    """A year of orders must not exceed PostgreSQL's 65,535 bound parameters in one IN list."""
+    import handlers.digests.exports_orders as exports_orders
+
+    session, _ = county
+    whole = write_orders(session, tmp_path / "whole.xlsx", NOVEMBER, now=NOW).text()
+    monkeypatch.setattr(exports_orders, "EVENT_BATCH", 1)  # one order per query: the same register
+    assert write_orders(session, tmp_path / "batched.xlsx", NOVEMBER, now=NOW).text() == whole
+    assert by_first(tmp_path / "batched.xlsx", "办理记录") == by_first(tmp_path / "whole.xlsx", "办理记录")
