@@ -47,6 +47,7 @@ SCHEDULE: list[Periodic] = [
     Periodic("project-weekly", "*/5 * * * *", "jobs.projects.sweep"),  # prompts at ZTC_PROJECT_PROMPT_TIME
     Periodic("project-monthly", "20 9 * * *", "jobs.projects.monthly"),  # 月汇报 reminders, late lists
     Periodic("digests", "*/5 * * * *", "jobs.digests.sweep"),  # 日报/周报 at ZTC_DIGEST_*_TIME
+    Periodic("housekeeping", "10 3 * * *", "jobs.housekeeping.clean_files"),  # old charts and exports
 ]
 
 
