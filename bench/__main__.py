@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import policy_matching
+from bench import digest, policy_matching
 
-BENCHMARKS = (policy_matching,)
+BENCHMARKS = (policy_matching, digest)
 
 
 def main() -> int:
