@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -10,9 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.clock import as_utc, local
-from bot.errors import Conflict
+from bot.errors import Conflict, Invalid
 
 ATTEMPTS = 5
+_TYPED = re.compile(r"^([A-Z]?)(\d{4})[-_]?(\d{1,6})$")
+_SPACES = re.compile(r"\s+")
 
 
 def next_number(session: Session, column: InstrumentedAttribute[str], letter: str, now: datetime) -> str:
@@ -39,3 +43,16 @@ def insert_numbered(
         except IntegrityError:
             continue
     raise Conflict(busy)
+
+
+def canonical_number(text: str, letter: str, what: str, example: str) -> str:
+    """A number as people type it (「s2611-42」「S26110042」「Ｓ２６１１－００４２」) → 「S2611-0042」.
+
+    The letter may be left out; another letter, or anything else, is refused naming `what`
+    and showing `example` (「单号形如 S2611-0042」).
+    """
+    raw = _SPACES.sub("", unicodedata.normalize("NFKC", text)).upper()
+    match = _TYPED.match(raw)
+    if match is None or match.group(1) not in ("", letter):
+        raise Invalid(f"「{text.strip() or '（空）'}」不是{what}，{example}。")
+    return f"{letter}{match.group(2)}-{int(match.group(3)):04d}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import datetime
 
@@ -13,6 +12,7 @@ from bot.clock import as_utc
 from bot.directory import people_with_role
 from bot.errors import Invalid, NotAllowed, NotFound
 from bot.models import BindingStatus, Department, DepartmentKind, Enterprise, EnterpriseMember, Person, Role
+from bot.numbering import canonical_number
 from handlers.complaints.models import (
     OPEN_STATES,
     OrderEvent,
@@ -21,17 +21,10 @@ from handlers.complaints.models import (
     WorkOrder,
 )
 
-_NUMBER = re.compile(r"^S?(\d{4})[-_]?(\d{1,6})$")
-_SPACES = re.compile(r"\s+")
-
 
 def parse_number(text: str) -> str:
     """「s2611-42」「S26110042」「Ｓ２６１１－００４２」 → 「S2611-0042」."""
-    raw = _SPACES.sub("", unicodedata.normalize("NFKC", text)).upper()
-    match = _NUMBER.match(raw)
-    if match is None:
-        raise Invalid(f"「{text.strip() or '（空）'}」不是诉求单号，单号形如 S2611-0042。")
-    return f"S{match.group(1)}-{int(match.group(2)):04d}"
+    return canonical_number(text, "S", "诉求单号", "单号形如 S2611-0042")
 
 
 def get_order(session: Session, number: str) -> WorkOrder:

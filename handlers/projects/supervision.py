@@ -30,7 +30,7 @@ from bot.clock import as_utc, local
 from bot.directory import heads_of, officials_of, people_with_role
 from bot.errors import Conflict, Invalid, NotAllowed, NotFound
 from bot.models import Department, Person, Role
-from bot.numbering import insert_numbered
+from bot.numbering import canonical_number, insert_numbered
 from bot.workdays import next_working_day
 from handlers.complaints.parsing import parse_until
 from handlers.complaints.queries import find_department
@@ -45,7 +45,6 @@ MAX_MATTER = 500
 MAX_ANSWER = 1000
 MAX_AHEAD_DAYS = 366
 BUSY = "正在生成其他督办卡，请稍后再试。"
-_NUMBER = re.compile(r"^D?(\d{4})[-_]?(\d{1,6})$")
 _SPAN = re.compile(r"^\d{1,3}(?:\.\d)?(?:天|日|小时|个小时|h)$")
 _WORKDAYS = re.compile(r"^(\d{1,3})个?工作日$")
 _SPACES = re.compile(r"\s+")
@@ -56,11 +55,7 @@ _SPACES = re.compile(r"\s+")
 
 def parse_card_number(text: str) -> str:
     """「d2611-1」「D26110001」「Ｄ２６１１－０００１」 → 「D2611-0001」."""
-    raw = _SPACES.sub("", unicodedata.normalize("NFKC", text)).upper()
-    match = _NUMBER.match(raw)
-    if match is None:
-        raise Invalid(f"「{text.strip() or '（空）'}」不是督办卡编号，编号形如 D2611-0001。")
-    return f"{LETTER}{match.group(1)}-{int(match.group(2)):04d}"
+    return canonical_number(text, LETTER, "督办卡编号", "编号形如 D2611-0001")
 
 
 def get_card(session: Session, number: str) -> SupervisionCard:
