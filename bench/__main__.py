@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import digest, policy_matching
+from bench import deadlines, digest, imports, policy_matching, webhook
 
-BENCHMARKS = (policy_matching, digest)
+BENCHMARKS = (policy_matching, digest, deadlines, imports, webhook)
 
 
 def main() -> int:

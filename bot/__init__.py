@@ -17,9 +17,12 @@ def _new_request_id() -> None:
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
-    """The Flask app: the WeCom callbacks and health checks, over an explicitly wired runtime."""
+    """The Flask app: the WeCom callbacks, health checks and metrics, over an explicitly wired runtime."""
+    from bot import metrics
+    from bot.health import readiness
     from bot.webhook import bp as wecom_bp
     from bot.wecom.crypto import CallbackCrypto  # keep `import bot` light
+    from handlers.complaints.overdue import overdue_counts  # the app mounts features, not the reverse
 
     if runtime is None:
         runtime = Runtime.build(settings or Settings.from_env())
@@ -33,10 +36,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.extensions["ztc.aibot_crypto"] = CallbackCrypto(s.aibot_token, s.aibot_aes_key, "")
     app.register_blueprint(wecom_bp)
     app.before_request(_new_request_id)
+    metrics.install(app, runtime, overdue=overdue_counts)  # callback hooks and GET /metrics
 
     @app.get("/healthz")
     def healthz() -> Response:
         """The process is up (no dependency checks: that is /readyz's job)."""
         return Response("ok", mimetype="text/plain")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        """The database (SELECT 1) and Redis (PING) answer in time: 200, else 503 naming which failed."""
+        return readiness(runtime)
 
     return app

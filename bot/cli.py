@@ -369,6 +369,108 @@ def outbox_retry(ids: tuple[int, ...], all_: bool) -> None:
     click.echo(f"已重新排队 {len(requeued)} 条消息。")
 
 
+@main.group()
+def person() -> None:
+    """Personal data on request: export everything held about one person, or erase it."""
+
+
+_BY_OPTION = click.option(
+    "--by", "admin", required=True, metavar="ADMIN_USERID", help="the admin handling the request (audited)"
+)
+
+
+@person.command("export")
+@click.argument("userid")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@_BY_OPTION
+def person_export(userid: str, file: Path | None, admin: str) -> None:
+    """Write everything held about USERID as JSON to FILE (default: standard output); audited."""
+    from bot import audit
+    from bot.db import session_scope
+    from bot.errors import DomainError
+    from bot.privacy import export_person, find_admin, find_subject, to_json
+
+    rt = _runtime()
+    now = rt.clock.now()
+    try:
+        with session_scope(rt.session_factory) as session:
+            subject = find_subject(session, userid, _privacy_key(rt))
+            by = find_admin(session, admin)
+            conversation = _stored_conversation(rt, subject.wecom_userid)
+            text = to_json(export_person(session, subject, conversation=conversation, now=now))
+            audit.record(
+                session, at=now, actor=by, channel="cli", action="person.export",
+                entity="person", entity_id=subject.id, data={"to_file": file is not None},
+            )  # fmt: skip
+            if file is not None:  # written before the commit: no audit row for a file never written
+                file.write_text(text, encoding="utf-8")
+    except DomainError as exc:
+        click.echo(exc.message, err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"无法写入 {file}：{exc.strerror or exc}", err=True)
+        sys.exit(1)
+    if file is None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"已导出人员#{subject.id}的个人信息：{file}", err=True)
+
+
+@person.command("erase")
+@click.argument("userid")
+@_BY_OPTION
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def person_erase(userid: str, admin: str, yes: bool) -> None:
+    """Pseudonymise USERID: name, userid, mobile and messages go; the register stays (idempotent)."""
+    from redis import RedisError
+
+    from bot.db import session_scope
+    from bot.errors import DomainError
+    from bot.privacy import erase_person, find_admin, find_subject, forget_in_redis
+
+    rt = _runtime()
+    key = _privacy_key(rt)
+    try:
+        with session_scope(rt.session_factory) as session:
+            subject, by = find_subject(session, userid, key), find_admin(session, admin)
+            shown = f"{subject.name}（{subject.wecom_userid}，人员#{subject.id}）"
+        if not yes and not subject.erased:
+            click.confirm(f"将注销 {shown} 的个人信息，不可恢复。继续？", abort=True)
+        with session_scope(rt.session_factory) as session:
+            subject, by = find_subject(session, userid, key), find_admin(session, admin)
+            erasure = erase_person(
+                session, subject, by=by, key=key, now=rt.clock.now(), userid=userid.strip()
+            )
+    except DomainError as exc:
+        click.echo(exc.message, err=True)
+        sys.exit(1)
+    click.echo(erasure.summary())
+    try:  # after the commit; left behind (Redis down) the keys expire by themselves within the hour
+        forget_in_redis(rt.redis, rt.settings.queue_prefix, userid.strip())
+    except RedisError as exc:
+        click.echo(
+            f"Redis 不可用（{exc}）：会话和限流记录未删除，它们会自行过期；可稍后重新执行本命令。", err=True
+        )
+
+
+def _privacy_key(rt: Runtime) -> bytes:
+    """The key of the erased userids' hash: the app's secret, kept outside the database."""
+    return rt.settings.wecom_secret.encode("utf-8")
+
+
+def _stored_conversation(rt: Runtime, userid: str) -> dict[str, Any] | str | None:
+    """The person's conversation as Redis holds it (state and data), for the export."""
+    import json
+
+    from redis import RedisError
+
+    try:
+        raw = rt.redis.get(f"{rt.settings.queue_prefix}:conv:{userid}")
+    except RedisError as exc:
+        return f"（Redis 不可用，未能读取：{exc}）"
+    return json.loads(raw) if raw else None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8401, show_default=True, type=int)
@@ -393,15 +495,29 @@ def chat(user: str, url: str, standin_url: str) -> None:
 
 
 @main.command()
+@click.option("--port", default=8402, show_default=True, type=int, help="its port (127.0.0.1 only)")
+@click.option("--url", default="http://127.0.0.1:8400", show_default=True, help="the bot's web process")
+@click.option("--standin", "standin_url", default="http://127.0.0.1:8401", show_default=True)
+@click.option("--as", "user", default="zhang_wei", show_default=True, help="who the page opens as")
+def simulator(port: int, url: str, standin_url: str, user: str) -> None:
+    """The chat simulator in a browser: pick a person, chat, press card buttons, speak in a group."""
+    from bot.simulator import run_simulator
+
+    run_simulator(_settings(), port=port, web_url=url, standin_url=standin_url, user=user)
+
+
+@main.command()
 @click.option("--port", default=8400, show_default=True, type=int, help="the bot's web port")
 @click.option("--standin-port", default=8401, show_default=True, type=int)
+@click.option("--simulator-port", default=8402, show_default=True, type=int, help="the browser simulator")
 @click.option("--as", "user", default="zhang_wei", show_default=True, help="who you chat as")
 @click.option("--no-chat", is_flag=True, help="run the processes only (no interactive chat)")
-def demo(port: int, standin_port: int, user: str, no_chat: bool) -> None:
-    """Run everything locally: Redis, web, worker, cron, the WeCom stand-in, and a chat."""
+def demo(port: int, standin_port: int, simulator_port: int, user: str, no_chat: bool) -> None:
+    """Run everything locally: Redis, web, worker, cron, the WeCom stand-in, the simulator, and a chat."""
     from bot.demo import run_demo
 
-    run_demo(_settings(), port=port, standin_port=standin_port, user=user, chat=not no_chat)
+    run_demo(_settings(), port=port, standin_port=standin_port, simulator_port=simulator_port, user=user,
+             chat=not no_chat)  # fmt: skip
 
 
 if __name__ == "__main__":

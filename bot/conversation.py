@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from redis.exceptions import LockError
+from redis.client import Pipeline
 
 from bot.queues import Breaker
 
@@ -26,6 +28,12 @@ log = logging.getLogger(__name__)
 # and a message that waited too long is handled anyway rather than dropped.
 LOCK_SECONDS = 10
 LOCK_WAIT_SECONDS = 1.5
+LOCK_POLL_SECONDS = 0.02
+# Delete the lock only if it still holds our token (it may have expired and been taken by another).
+RELEASE_IF_OURS = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 @dataclass
@@ -50,6 +58,14 @@ class Conversation:
         self.changed = True
 
 
+@dataclass
+class Held:
+    """A user's conversation while his message is handled under his lock; `to_save` is kept on release."""
+
+    conversation: Conversation
+    to_save: Conversation | None = None
+
+
 class ConversationStore:
     """Load and save conversations; a Redis outage degrades to 'no conversation', never an error."""
 
@@ -62,28 +78,63 @@ class ConversationStore:
     def _key(self, user_id: str) -> str:
         return f"{self.prefix}:conv:{user_id}"
 
+    def _lock_key(self, user_id: str) -> str:
+        return f"{self.prefix}:conv-lock:{user_id}"
+
     @contextmanager
-    def locked(self, user_id: str) -> Iterator[None]:
-        """Hold the user's lock while his message is handled (best effort: Redis down means no lock)."""
-        lock = self.connection.lock(
-            f"{self.prefix}:conv-lock:{user_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
-        )
-        acquired = False
-        if self.breaker.allow():
-            try:
-                acquired = bool(lock.acquire())
-            except redis.RedisError:
-                self.breaker.trip()
+    def held(self, user_id: str) -> Iterator[Held]:
+        """The user's conversation under his lock: taken with the load, released with the save.
+
+        Each is one round trip to Redis (a pipeline), since every webhook request pays for them.
+        Best effort: with Redis down there is no lock and no conversation, never an error.
+        """
+        token = secrets.token_hex(16)
+        acquired, conversation = self._lock_and_load(user_id, token)
+        held = Held(conversation)
+        try:
+            yield held
+        finally:
+            self._save_and_release(user_id, held.to_save, token if acquired else None)
+
+    def _lock_and_load(self, user_id: str, token: str) -> tuple[bool, Conversation]:
+        """Try the lock and read the conversation together, retrying the pair until the wait is over."""
+        if not self.breaker.allow():
+            return False, Conversation(user_id)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        try:
+            while True:
+                pipe = self.connection.pipeline(transaction=False)
+                pipe.set(self._lock_key(user_id), token, nx=True, px=LOCK_SECONDS * 1000)
+                pipe.get(self._key(user_id))
+                acquired, raw = pipe.execute()
+                if acquired or time.monotonic() >= deadline:
+                    break
+                time.sleep(LOCK_POLL_SECONDS)
+        except redis.RedisError:
+            self.breaker.trip()
+            log.warning("conversation store unavailable; treating %s as idle", user_id)
+            return False, Conversation(user_id)
         if not acquired:
             log.info("handling %s without the conversation lock", user_id)
+        return bool(acquired), self._parse(user_id, raw)
+
+    def _save_and_release(self, user_id: str, conv: Conversation | None, token: str | None) -> None:
+        """Save a changed conversation and release the lock (if still ours) in one round trip."""
+        if not self.breaker.allow() or (token is None and (conv is None or not conv.changed)):
+            return
+        pipe = self.connection.pipeline(transaction=False)
+        if conv is not None and conv.changed:
+            self._queue_save(pipe, conv)
+        if token is not None:
+            pipe.eval(RELEASE_IF_OURS, 1, self._lock_key(user_id), token)
         try:
-            yield
-        finally:
-            if acquired:
-                try:
-                    lock.release()
-                except (LockError, redis.RedisError):
-                    log.info("conversation lock of %s expired before release", user_id)
+            results = pipe.execute()
+        except redis.RedisError:
+            self.breaker.trip()
+            log.warning("conversation store unavailable; step of %s not saved", user_id)
+            return
+        if token is not None and not results[-1]:
+            log.info("conversation lock of %s expired before release", user_id)
 
     def load(self, user_id: str) -> Conversation:
         """The user's conversation, or an empty one."""
@@ -95,6 +146,10 @@ class ConversationStore:
             self.breaker.trip()
             log.warning("conversation store unavailable; treating %s as idle", user_id)
             return Conversation(user_id)
+        return self._parse(user_id, raw)
+
+    @staticmethod
+    def _parse(user_id: str, raw: bytes | str | None) -> Conversation:
         if not raw:
             return Conversation(user_id)
         try:
@@ -109,11 +164,15 @@ class ConversationStore:
         if not conv.changed or not self.breaker.allow():
             return
         try:
-            if conv.state is None:
-                self.connection.delete(self._key(conv.user_id))
-            else:
-                payload = json.dumps({"state": conv.state, "data": conv.data}, ensure_ascii=False)
-                self.connection.set(self._key(conv.user_id), payload, ex=self.ttl)
+            self._queue_save(self.connection, conv)
         except redis.RedisError:
             self.breaker.trip()
             log.warning("conversation store unavailable; step of %s not saved", conv.user_id)
+
+    def _queue_save(self, client: redis.Redis | Pipeline, conv: Conversation) -> None:
+        """The write that stores the conversation (or deletes it when ended), on a client or pipeline."""
+        if conv.state is None:
+            client.delete(self._key(conv.user_id))
+        else:
+            payload = json.dumps({"state": conv.state, "data": conv.data}, ensure_ascii=False)
+            client.set(self._key(conv.user_id), payload, ex=self.ttl)

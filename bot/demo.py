@@ -1,6 +1,6 @@
-"""`ztc demo`: the whole bot on one machine — embedded Redis, SQLite, web, worker, cron, and the
-local WeCom stand-in — then a chat as a demo person. With DATABASE_URL/REDIS_URL set it uses
-those instead.
+"""`ztc demo`: the whole bot on one machine — embedded Redis, SQLite, web, worker, cron, the
+local WeCom stand-in and the browser simulator — then a chat as a demo person in the terminal.
+With DATABASE_URL/REDIS_URL set it uses those instead.
 """
 
 from __future__ import annotations
@@ -173,7 +173,9 @@ def queue_policy_pushes(runtime: Runtime) -> None:
     runtime.enqueue_deferred([job])
 
 
-def run_demo(settings: Settings, *, port: int, standin_port: int, user: str, chat: bool) -> None:
+def run_demo(
+    settings: Settings, *, port: int, standin_port: int, user: str, chat: bool, simulator_port: int = 8402
+) -> None:
     """Start everything, chat (or wait), and stop everything on exit."""
     var = settings.var_dir
     (var / "log").mkdir(parents=True, exist_ok=True)
@@ -188,7 +190,11 @@ def run_demo(settings: Settings, *, port: int, standin_port: int, user: str, cha
         signal.signal(signum, _exit_on_signal)
     try:
         _start_all(procs, port, standin_port)
+        _start_simulator(procs, port, standin_port, simulator_port, user)
         print(_banner(port, standin_port, redis_url, settings.database_url))
+        print(
+            f"在浏览器打开 http://127.0.0.1:{simulator_port}/ 体验（选一个人对话、点卡片、在群里 @ 机器人）\n"
+        )
         if chat and sys.stdin.isatty():
             from bot.standin.chat import run_chat
 
@@ -234,6 +240,15 @@ def _start_all(procs: Processes, port: int, standin_port: int) -> None:
     procs.start("worker", "worker")
     procs.start("cron", "cron")
     _wait_for(f"http://127.0.0.1:{port}/healthz", "the web process")
+
+
+def _start_simulator(procs: Processes, port: int, standin_port: int, simulator_port: int, user: str) -> None:
+    """The browser simulator, a process like the others, speaking to them over HTTP."""
+    procs.start(
+        "simulator", "simulator", "--port", str(simulator_port), "--url", f"http://127.0.0.1:{port}",
+        "--standin", f"http://127.0.0.1:{standin_port}", "--as", user,
+    )  # fmt: skip
+    _wait_for(f"http://127.0.0.1:{simulator_port}/static/simulator.css", "the simulator")
 
 
 def _banner(port: int, standin_port: int, redis_url: str, database_url: str) -> str:

@@ -10,16 +10,18 @@ The order is what makes the promises hold:
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from bot.conversation import Conversation
+from bot.conversation import Conversation, Held
 from bot.db import session_scope
 from bot.errors import DomainError, Invalid
 from bot.messages import Channel, Inbound
@@ -52,6 +54,14 @@ FILES_IN_APP = "（文件已发到您与「政企直通车」应用的单聊，�
 
 
 @dataclass(frozen=True)
+class _Handled:
+    """A handler's outcome inside its transaction: the passive answer and the outbox rows to queue."""
+
+    answer_now: list[Reply]
+    new_rows: list[tuple[int, datetime]]
+
+
+@dataclass(frozen=True)
 class Received:
     """What the webhook answers: the passive replies (maybe none)."""
 
@@ -60,8 +70,17 @@ class Received:
 
 def find_person(session: Session, user_id: str) -> Person | None:
     """The active person with this WeCom userid, if any."""
-    query = select(Person).where(Person.wecom_userid == user_id, Person.active.is_(True))
+    # The department comes in the same query: most staff commands show or check it.
+    query = (
+        select(Person)
+        .options(joinedload(Person.department))
+        .where(Person.wecom_userid == user_id, Person.active.is_(True))
+    )
     return session.scalar(query)
+
+
+class _AlreadyStored(Exception):
+    """This delivery's dedup key is stored already: a platform retry."""
 
 
 class Intake:
@@ -73,36 +92,110 @@ class Intake:
     def receive(self, inbound: Inbound) -> Received:
         """Store, then answer now (fast handlers) or hand to a worker (slow ones)."""
         started = time.monotonic()
-        inbound_id = self._store(inbound)
-        if inbound_id is None:
-            return Received(self._stored_reply(inbound.dedup_key))
-        with self.rt.conversations.locked(inbound.user_id):
-            conversation = self.rt.conversations.load(inbound.user_id)  # once per request: Redis may be slow
-            route = self._route(inbound, conversation.state)
-            if route.slow:
-                if not self.rt.enqueue_handling(inbound_id):
-                    return Received([Text("收到。系统繁忙，处理结果稍后发给您。")])
-                return Received([ACK_SLOW])
-            return Received(self.handle(inbound_id, route=route, conversation=conversation, started=started))
+        # The user's lock first: a platform retry of a message still being handled waits here and
+        # then finds it stored, and one user's messages are handled in the order they arrive.
+        with self.rt.conversations.held(inbound.user_id) as held:
+            try:
+                return self._receive_once(inbound, held, started)
+            except _AlreadyStored:
+                log.info("duplicate delivery %s ignored", inbound.dedup_key)
+                return Received(self._stored_reply(inbound.dedup_key))
 
-    def _store(self, inbound: Inbound) -> int | None:
-        """Insert the message; None when this delivery was stored before (a platform retry)."""
-        row = InboundMessage(
-            channel=inbound.channel.value,
-            dedup_key=inbound.dedup_key,
-            user_id=inbound.user_id,
-            kind=inbound.kind.value,
-            payload=inbound.to_dict(),
-            status=InboundStatus.RECEIVED.value,
-            received_at=self.rt.clock.now(),
+    def _receive_once(self, inbound: Inbound, held: Held, started: float) -> Received:
+        """Store, route and (if fast) handle the message in one transaction, committed before we answer."""
+        as_loaded = copy.deepcopy(held.conversation)  # a refused handler's steps must not stick
+        try:
+            return self._transaction(inbound, held, held.conversation, started)
+        except DomainError as exc:
+            # The handler's changes (and its conversation step) are rolled back, the message with
+            # them; it is stored again with the refusal as its answer.
+            return self._transaction(inbound, held, as_loaded, started, refusal=exc)
+        except _AlreadyStored:
+            raise
+        except Exception:
+            log.exception("handler failed for %s", inbound.dedup_key)
+            self._store_failed(inbound)
+            return Received([SORRY])
+
+    def _transaction(
+        self,
+        inbound: Inbound,
+        held: Held,
+        conversation: Conversation,
+        started: float,
+        refusal: DomainError | None = None,
+    ) -> Received:
+        """One transaction: insert (a retry collides on the dedup key), route, run the fast handler."""
+        with session_scope(self.rt.session_factory) as session:
+            inbound_id = self._insert(session, inbound)
+            person = find_person(session, inbound.user_id)
+            route = None if refusal else self.rt.dispatcher.resolve(inbound, person, conversation.state)
+            if route is not None and route.slow:
+                handled = None
+            else:
+                ctx = self._context(session, inbound, conversation, person)
+                handled = self._answer(ctx, route, refusal, started)
+                self._mark_handled(session, inbound_id, handled.answer_now)
+        if handled is None:
+            return Received(self._hand_to_worker(inbound_id))
+        held.to_save = ctx.conversation  # saved as the lock is released
+        self._after_commit(ctx, handled.new_rows)
+        return Received(handled.answer_now)
+
+    def _insert(self, session: Session, inbound: Inbound) -> int:
+        """Insert the message in this transaction, its id; _AlreadyStored when it was stored before."""
+        # Core, not the unit of work: this runs for every callback and the row is never read back.
+        statement = insert(InboundMessage).values(self._values(inbound)).returning(InboundMessage.id)
+        try:
+            return int(session.connection().execute(statement).scalar_one())
+        except IntegrityError as exc:
+            raise _AlreadyStored from exc
+
+    def _values(self, inbound: Inbound, status: InboundStatus = InboundStatus.RECEIVED) -> dict[str, Any]:
+        return {
+            "channel": inbound.channel.value,
+            "dedup_key": inbound.dedup_key,
+            "user_id": inbound.user_id,
+            "kind": inbound.kind.value,
+            "payload": inbound.to_dict(),
+            "status": status.value,
+            "received_at": self.rt.clock.now(),
+        }
+
+    def _mark_handled(self, session: Session, inbound_id: int, answer_now: list[Reply]) -> None:
+        """Handled, with the passive answer kept: a platform retry is answered the same."""
+        session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == inbound_id)
+            .values(
+                status=InboundStatus.HANDLED.value,
+                handled_at=self.rt.clock.now(),
+                reply=[reply_to_dict(r) for r in answer_now],
+            )
         )
+
+    def _hand_to_worker(self, inbound_id: int) -> list[Reply]:
+        """A slow command: the stored message goes to a worker; the person hears it was received."""
+        if not self.rt.enqueue_handling(inbound_id):
+            return [Text("收到。系统繁忙，处理结果稍后发给您。")]  # the inbound sweeper queues it later
+        return [ACK_SLOW]
+
+    def _store_failed(self, inbound: Inbound) -> None:
+        """Keep a message whose handler raised, marked failed, so it is never lost."""
         try:
             with session_scope(self.rt.session_factory) as session:
-                session.add(row)
-                session.flush()
-                return row.id
+                values = self._values(inbound, InboundStatus.FAILED)
+                values.update(error="handler raised; see logs", reply=[reply_to_dict(SORRY)])
+                session.execute(insert(InboundMessage).values(values))
         except IntegrityError:
-            log.info("duplicate delivery %s ignored", inbound.dedup_key)
+            log.info("failed message %s was stored meanwhile", inbound.dedup_key)
+
+    def store(self, inbound: Inbound) -> int | None:
+        """Insert the message for a worker to handle; None when this delivery was stored before."""
+        try:
+            with session_scope(self.rt.session_factory) as session:
+                return self._insert(session, inbound)
+        except _AlreadyStored:
             return None
 
     def _stored_reply(self, dedup_key: str) -> list[Reply]:
@@ -111,57 +204,46 @@ class Intake:
             stored = session.scalar(select(InboundMessage.reply).where(InboundMessage.dedup_key == dedup_key))
         return [reply_from_dict(r) for r in stored or []]
 
-    def _route(self, inbound: Inbound, state: str | None) -> Route:
-        """Who is asking decides the route (role checks), so look the person up first."""
-        with session_scope(self.rt.session_factory) as session:
-            person = find_person(session, inbound.user_id)
-            return self.rt.dispatcher.resolve(inbound, person, state)
-
-    def handle(
-        self,
-        inbound_id: int,
-        *,
-        route: Route | None = None,
-        conversation: Conversation | None = None,
-        started: float | None = None,
-    ) -> list[Reply]:
-        """Run the handler for a stored message once; the replies to answer passively (if in time)."""
+    def handle(self, inbound_id: int) -> list[Reply]:
+        """A worker's job: run the handler for a stored message once; every answer goes to the outbox."""
         try:
-            return self._run(inbound_id, started, route=route, conversation=conversation)
+            return self._run(inbound_id)
         except DomainError as exc:
             # The handler's changes (and its conversation step) are rolled back; the refusal answers.
-            return self._run(inbound_id, started, refusal=exc)
+            return self._run(inbound_id, refusal=exc)
         except Exception:
             log.exception("handler failed for inbound %s", inbound_id)
-            self._mark_failed(inbound_id, apologise=started is None)
-            return [SORRY] if started is not None else []
+            self._mark_failed(inbound_id)
+            return []
 
-    def _run(
-        self,
-        inbound_id: int,
-        started: float | None,
-        *,
-        route: Route | None = None,
-        conversation: Conversation | None = None,
-        refusal: DomainError | None = None,
-    ) -> list[Reply]:
+    def _run(self, inbound_id: int, *, refusal: DomainError | None = None) -> list[Reply]:
         """One transaction: claim the message, run the handler (or refuse), keep the answer, queue sends."""
         with session_scope(self.rt.session_factory) as session:
             if not self._claim(session, inbound_id):
                 return []  # handled already (a retried job, the sweeper and the webhook raced)
             row = session.get_one(InboundMessage, inbound_id)
             inbound = Inbound.from_dict(row.payload)
-            outbox = OutboxWriter(session, self.rt.clock, inbound.channel.value)
-            ctx = self._context(session, inbound, outbox, conversation)
-            replies = _refuse(ctx, refusal) if refusal else self._call(ctx, route)
-            in_time = started is not None and time.monotonic() - started < PASSIVE_DEADLINE
-            answer_now = self._split(replies, in_time, inbound, outbox)
-            row.reply = [reply_to_dict(r) for r in answer_now]
-            new_rows = outbox.scheduled()
+            conversation = self.rt.conversations.load(inbound.user_id)
+            ctx = self._context(session, inbound, conversation, find_person(session, inbound.user_id))
+            handled = self._answer(ctx, None, refusal, None)
+            row.reply = [reply_to_dict(r) for r in handled.answer_now]
         self.rt.conversations.save(ctx.conversation)
+        self._after_commit(ctx, handled.new_rows)
+        return handled.answer_now
+
+    def _answer(
+        self, ctx: Context, route: Route | None, refusal: DomainError | None, started: float | None
+    ) -> _Handled:
+        """Run the handler (or refuse); the first text answers passively if in time, the rest is queued."""
+        replies = _refuse(ctx, refusal) if refusal else self._call(ctx, route)
+        in_time = started is not None and time.monotonic() - started < PASSIVE_DEADLINE
+        answer_now = self._split(replies, in_time, ctx.inbound, ctx.outbox)
+        return _Handled(answer_now, ctx.outbox.scheduled())
+
+    def _after_commit(self, ctx: Context, new_rows: list[tuple[int, datetime]]) -> None:
+        """What must wait for the commit (as the conversation step does): the sends, the deferred jobs."""
         self.rt.enqueue_rows(new_rows)
         self.rt.enqueue_deferred(ctx.deferred)
-        return answer_now
 
     def _call(self, ctx: Context, route: Route | None) -> list[Reply]:
         """The handler's replies (the route is resolved here when a worker handles the message)."""
@@ -178,16 +260,17 @@ class Intake:
         return claimed.rowcount == 1  # type: ignore[attr-defined]
 
     def _context(
-        self, session: Session, inbound: Inbound, outbox: OutboxWriter, conversation: Conversation | None
+        self, session: Session, inbound: Inbound, conversation: Conversation, person: Person | None
     ) -> Context:
         """The handler's view of this message, in this transaction."""
+        outbox = OutboxWriter(session, self.rt.clock, inbound.channel.value)
         return Context(
             session=session,
             clock=self.rt.clock,
             inbound=inbound,
-            person=find_person(session, inbound.user_id),
+            person=person,
             outbox=outbox,
-            conversation=conversation or self.rt.conversations.load(inbound.user_id),
+            conversation=conversation,
             services=self.rt.services,
         )
 
@@ -200,15 +283,14 @@ class Intake:
         queue_answers(outbox, inbound, replies, key=f"{inbound.dedup_key}:reply")
         return answer_now
 
-    def _mark_failed(self, inbound_id: int, *, apologise: bool) -> None:
-        """Record the failure; a person answered by a worker still hears that it failed."""
+    def _mark_failed(self, inbound_id: int) -> None:
+        """Record the failure; the person, answered by a worker, still hears that it failed."""
         with session_scope(self.rt.session_factory) as session:
             row = session.get_one(InboundMessage, inbound_id)
             row.status = InboundStatus.FAILED.value
             row.error = "handler raised; see logs"
             outbox = OutboxWriter(session, self.rt.clock, row.channel)
-            if apologise:
-                queue_answers(outbox, Inbound.from_dict(row.payload), [SORRY], key=f"{row.dedup_key}:sorry")
+            queue_answers(outbox, Inbound.from_dict(row.payload), [SORRY], key=f"{row.dedup_key}:sorry")
             new_rows = outbox.scheduled()
         self.rt.enqueue_rows(new_rows)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -62,7 +62,12 @@ class Inbound:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (stored with the inbound row, passed to RQ by id only)."""
-        data = asdict(self)
+        # Field by field, not dataclasses.asdict: it deep-copies, and this runs for every callback.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["selected"] = [
+            {"question_key": s.question_key, "option_ids": list(s.option_ids)} for s in self.selected
+        ]
+        data["extra"] = dict(self.extra)
         data["created_at"] = self.created_at.isoformat()
         data["channel"] = self.channel.value
         data["kind"] = self.kind.value

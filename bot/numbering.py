@@ -15,7 +15,9 @@ from bot.clock import as_utc, local
 from bot.errors import Conflict, Invalid
 
 ATTEMPTS = 5
-_TYPED = re.compile(r"^([A-Z]?)(\d{4})[-_]?(\d{1,6})$")
+# ASCII digits only: \d would also take Arabic-Indic ones (「S١٢٣٤-1」), which NFKC leaves as they are
+# and the stored numbers never hold.
+_TYPED = re.compile(r"^([A-Z]?)(\d{4})[-_]?(\d{1,6})$", re.ASCII)
 _SPACES = re.compile(r"\s+")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -105,7 +105,19 @@ class Queues:
             func, args=args, job_id=job_id, retry=RETRY, status=JobStatus.SCHEDULED, **kwargs
         )
         try:
-            queue.schedule_job(job, when, unique=True)
+            queue.schedule_job(job, whole_second_from(when), unique=True)
         except DuplicateJobError:
             return False
         return True
+
+
+def whole_second_from(when: datetime) -> datetime:
+    """`when`, rounded up to a whole second.
+
+    RQ's scheduler keeps whole seconds and drops the fraction, so a job due at 12:00:05.6 could run
+    at 12:00:05.1, find its outbox row's back-off or its alarm not yet due, and do nothing: the
+    message would then wait for a sweeper, a minute or more.
+    """
+    if not when.microsecond:
+        return when
+    return when.replace(microsecond=0) + timedelta(seconds=1)

@@ -326,9 +326,11 @@ def test_without_an_ai_bot_the_endpoint_is_404(rt):
 
 def test_the_terminal_chat_speaks_in_a_group_and_shows_later_answers(platform, rt, standin):
     from bot.standin.chat import ChatSession, _command
+    from bot.standin.line import BotLine
 
     shown: list[str] = []
-    chat = ChatSession(platform, standin.url.rstrip("/"), "someone", show=shown.append)
+    line = BotLine(platform, standin.url.rstrip("/"), rt.settings.aibot_name)
+    chat = ChatSession(line, "someone", show=shown.append)
     _command(chat, f"/group {GROUP}")
     chat.say("慢查询")
     run_jobs(rt)

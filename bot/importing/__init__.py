@@ -131,6 +131,8 @@ def import_people(
             current = existing.get(record.values["wecom_userid"])
             errors += _person_rules(record, current)
             oversight.end_unless_leader(record, current)
+            if current is None and not record.values.get("oversees"):
+                record.values.pop("oversees", None)  # nothing to replace: the row can go in in bulk
     links = {"oversees": oversight.replace}
     return _write(session, PEOPLE, records, existing, errors, clock=clock, actor=actor, links=links)
 

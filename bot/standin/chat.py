@@ -1,5 +1,8 @@
 """A terminal chat with the bot as a chosen person, through the real encrypted callback.
 
+The sending and reading back are BotLine's (bot/standin/line.py), shared with the browser
+simulator (`ztc simulator`); this module only shows them in a terminal.
+
 What you type is encrypted and posted exactly as WeCom would post it; the bot's passive reply
 is decrypted and shown, and whatever the bot pushes through the API to you (cards included)
 is read back from the local WeCom stand-in. `/click N` presses button N of the last card.
@@ -15,11 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-from defusedxml.ElementTree import fromstring
-
 from bot.settings import Settings
-from bot.standin.platform import WeComPlatform
+from bot.standin.line import Answer, BotLine, StandinUnavailable, card_buttons, current_card
 
 HELP = """命令：直接输入文字与机器人对话（如「帮助」「我是谁」「绑定 统一社会信用代码 姓名」）
   /click N    点击最近一张卡片的第 N 个按钮
@@ -32,14 +32,14 @@ DEMO_GROUP = "wrDemoGroupXianFGJ"  # a made-up chat id for the demo's group
 
 @dataclass
 class ChatSession:
-    """One newcomer's view: who he speaks as, and the cards he has seen."""
+    """One newcomer's view in the terminal: who he speaks as, and the cards he has seen."""
 
-    platform: WeComPlatform
-    standin_url: str
+    line: BotLine
     user: str
     show: Callable[[str], None] = print
     last_card: dict[str, Any] | None = None
     seen: dict[str, int] = field(default_factory=dict)  # last stand-in seq shown, per user
+    seen_updates: int = 0  # last stand-in seq of a card update shown
     lock: threading.Lock = field(default_factory=threading.Lock)
     group: str | None = None  # the group chat id while speaking in a group
     seen_chat: int = 0  # last stand-in seq of a group answer shown
@@ -47,73 +47,63 @@ class ChatSession:
     def say(self, text: str) -> None:
         """Send a text as the current user and show the passive reply."""
         if self.group:
-            self._say_in_group(text)
-            return
-        delivery = self.platform.send_text(self.user, text)
-        if delivery.status != 200:
-            self.show(f"[webhook answered HTTP {delivery.status}: {delivery.body[:200]!r}]")
-        elif delivery.reply:
-            self.show(f"机器人：{_passive_text(delivery.reply)}")
-
-    def _say_in_group(self, text: str) -> None:
-        """@-mention the AI bot in the current group and show its passive stream."""
-        assert self.group is not None
-        delivery = self.platform.group_say(self.user, self.group, text)
-        if delivery.status != 200:
-            self.show(f"[webhook answered HTTP {delivery.status}: {delivery.body[:200]!r}]")
-        elif delivery.text:
-            self.show(f"政企直通车（群）：{delivery.text}")
+            self._show_answer(self.line.say_in_group(self.user, self.group, text), "政企直通车（群）")
+        else:
+            self._show_answer(self.line.say(self.user, text), "机器人")
 
     def click(self, number: int) -> None:
         """Press button `number` (1-based) of the last card shown."""
         card = self.last_card
-        buttons = (card or {}).get("body", {}).get("template_card", {}).get("button_list", [])
+        buttons = card_buttons(card or {})
         if not card or not 1 <= number <= len(buttons):
             self.show("没有可以点击的按钮。")
             return
         button = buttons[number - 1]
         self.show(f"（点击了「{button['text']}」）")
-        delivery = self.platform.click(
-            self.user, event_key=button["key"], task_id=card["task_id"], response_code=card["response_code"]
-        )
-        if delivery.reply:
-            self.show(f"机器人：{_passive_text(delivery.reply)}")
+        self._show_answer(self.line.click(self.user, card, button["key"]), "机器人")
+
+    def _show_answer(self, answer: Answer, speaker: str) -> None:
+        if answer.error:
+            self.show(f"[{answer.error}]")
+        elif answer.text:
+            self.show(f"{speaker}：{answer.text}")
 
     def poll(self) -> None:
-        """Show what the bot pushed to the current user since last time."""
+        """Show what the bot pushed to the current user since last time, and the updates of his cards."""
         with self.lock:
-            since = self.seen.get(self.user, 0)
-            url = f"{self.standin_url}/_standin/messages"
             try:
-                params = {"touser": self.user, "since": str(since)}
-                found = requests.get(url, params=params, timeout=3).json()["messages"]
-            except (requests.RequestException, ValueError, KeyError):
+                self._poll_pushed()
+                self._poll_updates()
+                self._poll_group()
+            except StandinUnavailable:
                 return
-            for message in found:
-                self.seen[self.user] = max(self.seen.get(self.user, 0), message["seq"])
-                self.show(render_pushed(message))
-                if message.get("response_code"):
-                    self.last_card = message
-            self._poll_group()
+
+    def _poll_pushed(self) -> None:
+        for message in self.line.pushed(self.user, self.seen.get(self.user, 0)):
+            self.seen[self.user] = max(self.seen.get(self.user, 0), message["seq"])
+            self.show(render_pushed(message))
+            if message.get("response_code"):
+                self.last_card = message
+
+    def _poll_updates(self) -> None:
+        """Show how a card of the current user changed after a click (a new label, or a new card)."""
+        updates = [u for u in self.line.card_updates() if u["seq"] > self.seen_updates]
+        if not updates:
+            return
+        self.seen_updates = updates[-1]["seq"]
+        codes = {u["body"].get("response_code") for u in updates}
+        for message in self.line.pushed(self.user):
+            if message.get("response_code") in codes:
+                card, replaced = current_card(message, updates)
+                self.show(f"（卡片已更新：「{replaced}」）" if replaced else _render_card(card))
 
     def _poll_group(self) -> None:
         """Show what the current group received since last time (answers via response_url, webhooks)."""
         if not self.group:
             return
-        params = {"chatid": self.group, "since": str(self.seen_chat)}
-        url = f"{self.standin_url}/_standin/chats"
-        try:
-            found = requests.get(url, params=params, timeout=3).json()["chats"]
-        except (requests.RequestException, ValueError, KeyError):
-            return
-        for entry in found:
+        for entry in self.line.group_chat(self.group, self.seen_chat):
             self.seen_chat = max(self.seen_chat, entry["seq"])
             self.show(f"政企直通车（群，稍后）：{entry['content']}")
-
-
-def _passive_text(xml: str) -> str:
-    root = fromstring(xml)
-    return root.findtext("Content") or xml
 
 
 def render_pushed(message: dict[str, Any]) -> str:
@@ -142,17 +132,7 @@ def _render_card(card: dict[str, Any]) -> str:
 
 def run_chat(settings: Settings, *, user: str, web_url: str, standin_url: str) -> None:
     """The interactive loop; a background thread shows pushes as they arrive."""
-    platform = WeComPlatform(
-        callback_url=f"{web_url.rstrip('/')}/wecom/callback",
-        corp_id=settings.wecom_corp_id,
-        token=settings.wecom_token,
-        aes_key=settings.wecom_aes_key,
-        agent_id=settings.wecom_agent_id,
-        aibot_token=settings.aibot_token or None,
-        aibot_aes_key=settings.aibot_aes_key or None,
-        standin_url=standin_url,
-    )
-    chat = ChatSession(platform, standin_url.rstrip("/"), user)
+    chat = ChatSession(BotLine.connect(settings, web_url=web_url, standin_url=standin_url), user)
     stop = threading.Event()
     threading.Thread(target=_poll_forever, args=(chat, stop), daemon=True).start()
     print(HELP)
@@ -199,16 +179,10 @@ def _command(chat: ChatSession, line: str) -> None:
     elif line.startswith("/"):
         print(HELP)
     else:
-        try:
-            chat.say(line)
-        except requests.RequestException as exc:
-            print(f"[连接机器人失败：{exc}]")
+        chat.say(line)
 
 
 def _enter_group(chat: ChatSession, chatid: str) -> None:
     """Speak in group `chatid` from now on (answers the group got earlier are not replayed)."""
-    if not chat.platform.standin_url:
-        print("需要本地 WeCom 替身才能模拟群聊。")
-        return
     chat.group = chatid
     print(f"现在您在群 {chatid} 里说话（每句话都会 @政企直通车）。/single 回到单聊。")

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from bot.wecom.tally import tallied
+
 if TYPE_CHECKING:
     import redis
 
@@ -298,6 +300,7 @@ class WeComClient:
             )
         return self._checked(result)
 
+    @tallied  # each round trip's errcode, summed in Redis across processes (ztc_wecom_api_results)
     def _request(
         self,
         method: str,

@@ -25,6 +25,7 @@ from bot.messages import Channel, Inbound, Kind, SelectedItem
 MAX_PAYLOAD_CHARS = 256 * 1024  # a decrypted callback is a few KB
 MAX_CONTENT_BYTES = 8 * 1024  # WeCom text is ≤ 2048 bytes; leave room, refuse abuse
 MAX_FIELD_BYTES = 16 * 1024
+MAX_USERID_BYTES = 64  # WeCom userids are 1–64 bytes; the stored column is VARCHAR(64)
 MAX_KEY_CHARS = 255  # fits a VARCHAR(255) column and a readable Redis key
 _KEY_PREFIX_CHARS = MAX_KEY_CHARS - 65  # the rest is ":" + a sha256 hex digest of the tail
 _MAX_TIMESTAMP_DIGITS = 11  # up to year 5138; keeps datetime.fromtimestamp in range
@@ -65,10 +66,20 @@ def _utf8_len(text: str) -> int:
 
 
 def _check_size(name: str, text: str) -> str:
-    """Refuse a field over the per-field limit (and Content over its own, lower one)."""
+    """Refuse a field over the per-field limit (and Content over its own, lower one), or with a NUL."""
     limit = MAX_CONTENT_BYTES if name in ("Content", "content") else MAX_FIELD_BYTES
     if _utf8_len(text) > limit:
         raise MalformedMessage(f"{name} too large")
+    # XML cannot carry NUL, but JSON can ("\u0000"); PostgreSQL refuses it in every text column.
+    if "\x00" in text:
+        raise MalformedMessage(f"NUL in {name}")
+    return text
+
+
+def _userid(text: str) -> str:
+    """The sender's userid, refused when longer than WeCom's 64 bytes (it could not be stored)."""
+    if _utf8_len(text) > MAX_USERID_BYTES:
+        raise MalformedMessage("userid too long")
     return text
 
 
@@ -102,7 +113,7 @@ def parse_app_message(xml: str) -> Inbound:
     return Inbound(
         channel=Channel.WECOM_APP,
         kind=kind,
-        user_id=fields["FromUserName"],
+        user_id=_userid(fields["FromUserName"]),
         dedup_key=_app_dedup_key(fields),
         created_at=_epoch(fields["CreateTime"]),
         text=fields.get("Content", "") if kind is Kind.TEXT else "",
@@ -208,7 +219,7 @@ def parse_aibot_message(json_text: str, received_at: datetime) -> Inbound:
     body = _aibot_body(data, msg_type)
     return Inbound(
         channel=Channel.WECOM_AIBOT,
-        user_id=_required_str(sender, "userid"),
+        user_id=_userid(_required_str(sender, "userid")),
         dedup_key=_cap_key(f"aibot:msg:{msg_id}"),
         created_at=_aibot_created_at(data.get("create_time"), received_at),
         msg_id=msg_id,

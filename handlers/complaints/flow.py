@@ -63,7 +63,7 @@ def card_target(key: str) -> tuple[str, int, str]:
     """「S2611-0001:3[:满意]」 (after the verb) → (number, version, extra)."""
     number, _, rest = key.partition(":")
     version, _, extra = rest.partition(":")
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()):  # 「፩」 passes isdigit() but not int()
         raise Invalid("这张卡片的按钮已失效，请发送「待办」或「我的诉求」查看最新情况。")
     return parse_number(number), int(version), extra
 

@@ -13,6 +13,8 @@ from handlers.complaints.models import URGENCIES
 
 DEFAULT_CATEGORY = "其他"
 END_OF_DAY = time(18, 0)  # a date without a time means the end of that working day
+# A typed year outside these is a typo; far ones (0001, 9999) cannot even be converted to UTC.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 _SPACES = re.compile(r"\s+")
 _ISO = re.compile(r"^(?:(\d{4})[-/.])?(\d{1,2})[-/.](\d{1,2})(?:[ T]?(\d{1,2})[:：](\d{2}))?")
@@ -63,33 +65,49 @@ def parse_until(text: str, now: datetime) -> tuple[datetime, str]:
         )
     year, month, day, hour, minute, *more = match.groups()
     minute = minute or (more[0] if more else None)
-    try:
-        at = datetime(
-            int(year) if year else today.year,
-            int(month),
-            int(day),
-            int(hour) if hour else END_OF_DAY.hour,
-            int(minute) if minute else 0,
-            tzinfo=LOCAL_ZONE,
-        )
-    except ValueError as exc:
-        raise Invalid(f"「{match.group(0)}」不是有效的日期时间。") from exc
-    if not year and at.date() < today.date():
-        at = _next_year(at, match.group(0))  # 「1月5日」 typed in December means next year
+    typed = match.group(0)
+    if year and not FIRST_YEAR <= int(year) <= LAST_YEAR:
+        raise Invalid(f"「{typed}」的年份不对，请写{FIRST_YEAR}至{LAST_YEAR}年之间的日期。")
+    hour_minute = (int(hour) if hour else END_OF_DAY.hour, int(minute) if minute else 0)
+    if year:
+        at = _moment(int(year), int(month), int(day), hour_minute, typed)
+    else:
+        at = _yearless_moment(int(month), int(day), hour_minute, today, typed)
     return as_utc(at), raw[match.end() :].strip()
 
 
-def _next_year(at: datetime, typed: str) -> datetime:
+def _moment(year: int, month: int, day: int, hour_minute: tuple[int, int], typed: str) -> datetime:
+    """The local moment, or Invalid naming what was typed (「2月30日」, 「25:00」)."""
     try:
-        return at.replace(year=at.year + 1)
-    except ValueError as exc:  # 2月29日 with no leap day next year
-        raise Invalid(f"「{typed}」在明年不存在，请写明年份。") from exc
+        return datetime(year, month, day, *hour_minute, tzinfo=LOCAL_ZONE)
+    except ValueError as exc:
+        raise Invalid(f"「{typed}」不是有效的日期时间。") from exc
+
+
+def _yearless_moment(
+    month: int, day: int, hour_minute: tuple[int, int], today: datetime, typed: str
+) -> datetime:
+    """This year's, or next year's when this year's has passed (「1月5日」 typed in December) or does
+    not exist (「2月29日」 typed in 2027 means 2028's)."""
+    try:
+        at = datetime(today.year, month, day, *hour_minute, tzinfo=LOCAL_ZONE)
+    except ValueError:
+        at = None
+    if at is not None and at.date() >= today.date():
+        return at
+    try:
+        return datetime(today.year + 1, month, day, *hour_minute, tzinfo=LOCAL_ZONE)
+    except ValueError as exc:
+        if at is not None:  # 2月29日 of a leap year, passed, with no leap day next year
+            raise Invalid(f"「{typed}」在明年不存在，请写明年份。") from exc
+        raise Invalid(f"「{typed}」不是有效的日期时间。") from exc
 
 
 def pick(text: str, choices: tuple[str, ...], what: str) -> str:
     """A choice typed as its number (1-based) or as itself; otherwise an answer listing them."""
     value = unicodedata.normalize("NFKC", text).strip()
-    if value.isdigit() and 1 <= int(value) <= len(choices):
+    # isdecimal, not isdigit: 「፩」 is a digit that int() refuses.
+    if value.isdecimal() and 1 <= int(value) <= len(choices):
         return choices[int(value) - 1]
     if value in choices:
         return value

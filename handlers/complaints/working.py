@@ -77,7 +77,8 @@ def send_back(ctx: Context, args: str) -> HandlerResult:
 
 
 def _send_back(ctx: Context, number: str, reason: str, version: int | None) -> list[Reply]:
-    if reason.strip().isdigit() and 1 <= int(reason.strip()) <= len(RETURN_REASONS):
+    # isdecimal, not isdigit: 「፩」 is a digit that int() refuses.
+    if reason.strip().isdecimal() and 1 <= int(reason.strip()) <= len(RETURN_REASONS):
         reason = RETURN_REASONS[int(reason.strip()) - 1]
     code, note = service.parse_return_reason(reason)
     order = act(ctx, service.send_back, _number(number), code, note, version=version).order
@@ -189,7 +190,7 @@ def send_back_by_card(ctx: Context, key: str) -> HandlerResult:
 def send_back_step(ctx: Context, text: str) -> HandlerResult:
     """The reason for a 退回 started on a card."""
     choice, note = split_first(text)
-    if choice.isdigit() and 1 <= int(choice) <= len(RETURN_REASONS):
+    if choice.isdecimal() and 1 <= int(choice) <= len(RETURN_REASONS):
         text = f"{RETURN_REASONS[int(choice) - 1]} {note}".strip()
     data = ctx.conversation.data
     replies = _send_back(ctx, data["number"], text, data["version"])

@@ -27,6 +27,8 @@ from bot.models import Department
 from bot.spreadsheets import Target
 
 MAX_DAYS = 366
+# Registers start this century; a year outside is a typo, and 0001 or 9999 cannot become UTC instants.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 _DAY = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 TITLES = {"orders": "诉求工单", "projects": "重点项目周报", "inspections": "涉企检查"}
 
@@ -78,9 +80,12 @@ def parse_day(text: str) -> date:
     try:
         if match is None:
             raise ValueError(text)
-        return date(*(int(part) for part in match.groups()))
+        day = date(*(int(part) for part in match.groups()))
     except ValueError:
         raise Invalid(f"「{text}」不是日期，请写成 年-月-日，如 2026-11-01。") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise Invalid(f"「{text}」的年份不对，请写{FIRST_YEAR}至{LAST_YEAR}年之间的日期。")
+    return day
 
 
 def span_between(start: date, end: date) -> Span:

@@ -86,14 +86,17 @@ def _calendar(raw: str, year: int, month: int, day: int) -> date:
 
 
 def _yearless(raw: str, month: int, day: int, today: date) -> date:
-    this_year = _calendar(raw, 2000, month, day)  # 2000 is a leap year: 2月29日 reads, then checks
-    try:
-        candidate = this_year.replace(year=today.year)
-        if today - candidate > ROLL_OVER:
-            candidate = candidate.replace(year=today.year + 1)
-    except ValueError as exc:  # 2月29日 in a year without one
-        raise Invalid(f"「{raw}」不是有效的日期（那一年没有2月29日）。") from exc
-    return candidate
+    leap = _calendar(raw, 2000, month, day)  # 2000 is a leap year: 2月29日 reads, then checks
+    # This year's, or next year's when this year's lies far back — or does not exist: 「2月29日」
+    # typed in December 2027 is the 29th of February 2028.
+    for year in (today.year, today.year + 1):
+        try:
+            candidate = leap.replace(year=year)
+        except ValueError:
+            continue
+        if year > today.year or today - candidate <= ROLL_OVER:
+            return candidate
+    raise Invalid(f"「{raw}」不是有效的日期（那一年没有2月29日）。")
 
 
 def _in_window(day: date, today: date) -> date:

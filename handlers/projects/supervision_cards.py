@@ -33,7 +33,7 @@ def button_key(verb: str, card: SupervisionCard) -> str:
 def card_target(key: str) -> tuple[str, int]:
     """「D2611-0001:3」 (after the verb) → (number, version)."""
     number, _, version = key.partition(":")
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()):  # 「፩」 passes isdigit() but not int()
         raise Invalid("这张卡片的按钮已失效，请发送「督办」查看最新情况。")
     return parse_card_number(number), int(version)
 

@@ -1,9 +1,9 @@
 """The bot as production runs it: `ztc web` (gunicorn), `ztc worker`, two `ztc cron` and the stand-in.
 
 Every process is `python -m bot.cli …` with its own log file. The backends are the test run's:
-DATABASE_URL / REDIS_URL when set (CI: PostgreSQL and Redis — then a fresh database `ztc_e2e` and
-Redis db 13, so the unit tests' tables and keys are left alone), else a SQLite file and the
-embedded redis-server in a temp dir.
+DATABASE_URL / REDIS_URL when set (CI: PostgreSQL and Redis — then a fresh database `<name>_e2e`
+beside DATABASE_URL's and Redis db 13, so the unit tests' tables and keys are left alone), else a
+SQLite file and the embedded redis-server in a temp dir.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from bot.standin.platform import WeComPlatform
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E_REDIS_DB = 13
-E2E_DATABASE = "ztc_e2e"
+E2E_DATABASE_SUFFIX = "_e2e"  # beside the test run's own database, so two runs never share one
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 CRONS = ("cron-a", "cron-b")  # two cron processes on purpose: `rq cron` takes no lock
@@ -210,6 +210,15 @@ class StandinClient:
     def inject(self, path: str, errors: list[Any]) -> None:
         self.http.post(f"{self.url}/_standin/faults", json={"path": path, "errors": errors}, timeout=5)
 
+    def set_users(self, users: list[str] | None) -> None:
+        """The userids WeCom knows from now on (None: any); others are answered `invaliduser`."""
+        body = {} if users is None else {"users": users}
+        self.http.post(f"{self.url}/_standin/users", json=body, timeout=5).raise_for_status()
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far is expired from now on (errcode 42001)."""
+        self.http.post(f"{self.url}/_standin/expire_tokens", timeout=5).raise_for_status()
+
 
 # ---------------------------------------------------------------- backends
 
@@ -224,8 +233,9 @@ def _e2e_redis_url(url: str) -> str:
 
 
 def _fresh_postgres(url: str) -> tuple[str, Callable[[], None]]:
-    """Create E2E_DATABASE anew on the server of `url`; its URL and a function that drops it."""
+    """Create `<url's database>_e2e` anew on the server of `url`; its URL and a function that drops it."""
     base = make_url(url)
+    name = f"{base.database or 'ztc'}{E2E_DATABASE_SUFFIX}"
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
     def execute(*statements: str) -> None:
@@ -233,36 +243,42 @@ def _fresh_postgres(url: str) -> tuple[str, Callable[[], None]]:
             for statement in statements:
                 conn.execute(text(statement))
 
-    execute(f'DROP DATABASE IF EXISTS "{E2E_DATABASE}" WITH (FORCE)', f'CREATE DATABASE "{E2E_DATABASE}"')
+    execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
 
     def drop() -> None:
         try:
-            execute(f'DROP DATABASE IF EXISTS "{E2E_DATABASE}" WITH (FORCE)')
+            execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             admin.dispose()
 
-    return base.set(database=E2E_DATABASE).render_as_string(hide_password=False), drop
+    return base.set(database=name).render_as_string(hide_password=False), drop
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(DATABASE_URL, REDIS_URL) for the processes, emptied first and cleaned up after."""
-    workdir = tmp_path_factory.mktemp("e2e-backends")
+@contextlib.contextmanager
+def e2e_database(workdir: Path) -> Iterator[str]:
+    """The processes' DATABASE_URL: a fresh `<name>_e2e` on DATABASE_URL's PostgreSQL, else a SQLite file."""
+    database_url = os.environ.get("DATABASE_URL") or ""
+    if database_url.startswith("postgresql"):
+        database_url, drop = _fresh_postgres(database_url)
+        try:
+            yield database_url
+        finally:
+            drop()
+    elif not database_url or database_url.startswith("sqlite"):
+        yield f"sqlite:///{workdir / 'e2e.sqlite3'}"
+    else:
+        pytest.skip(f"e2e tests support PostgreSQL and SQLite, not {make_url(database_url).drivername}")
+
+
+@contextlib.contextmanager
+def e2e_redis(workdir: Path) -> Iterator[str]:
+    """The processes' REDIS_URL: db E2E_REDIS_DB of REDIS_URL's server, else the embedded one; emptied."""
     cleanups: list[Callable[[], None]] = []
     try:
-        database_url = os.environ.get("DATABASE_URL") or ""
-        if database_url.startswith("postgresql"):
-            database_url, drop = _fresh_postgres(database_url)
-            cleanups.append(drop)
-        elif not database_url or database_url.startswith("sqlite"):
-            database_url = f"sqlite:///{workdir / 'e2e.sqlite3'}"
-        else:
-            pytest.skip(f"e2e tests support PostgreSQL and SQLite, not {make_url(database_url).drivername}")
-
         if os.environ.get("REDIS_URL"):
             redis_url = _e2e_redis_url(os.environ["REDIS_URL"])
         else:
@@ -281,10 +297,18 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
             client.close()
 
         cleanups.insert(0, empty_redis)
-        yield database_url, redis_url
+        yield redis_url
     finally:
         for cleanup in cleanups:
             cleanup()
+
+
+@pytest.fixture(scope="module")
+def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(DATABASE_URL, REDIS_URL) for the processes, emptied first and cleaned up after."""
+    workdir = tmp_path_factory.mktemp("e2e-backends")
+    with e2e_database(workdir) as database_url, e2e_redis(workdir) as redis_url:
+        yield database_url, redis_url
 
 
 # ---------------------------------------------------------------- the running bot
@@ -311,12 +335,14 @@ class E2E:
     def check(self) -> None:
         self.stack.check_alive()
 
-    def start_worker(self) -> None:
-        self.stack.start("worker", "worker")
-        wait_until(self._worker_registered, "the worker to register", timeout=START_TIMEOUT, check=self.check)
+    def start_worker(self, name: str = "worker") -> None:
+        """Start `ztc worker` as role `name` (a second one: another name) and wait until it is registered."""
+        self.stack.start(name, "worker")
+        wait_until(lambda: self._worker_registered(name), f"{name} to register", timeout=START_TIMEOUT,
+                   check=self.check)  # fmt: skip
 
-    def _worker_registered(self) -> bool:
-        return any(w.pid == self.stack.children["worker"].pid for w in Worker.all(connection=self.redis))
+    def _worker_registered(self, name: str) -> bool:
+        return any(w.pid == self.stack.children[name].pid for w in Worker.all(connection=self.redis))
 
 
 def _http_ok(url: str) -> bool:
@@ -326,20 +352,31 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def e2e(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
-    """Migrate, seed, start the stand-in, web, worker and two crons; always stop them after."""
+@contextlib.contextmanager
+def running_bot(
+    database_url: str,
+    redis_url: str,
+    workdir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    crons: tuple[str, ...] = CRONS,
+) -> Iterator[E2E]:
+    """Migrate, seed, start the stand-in, web, worker and the crons; always stop them after.
+
+    `env` adds to (or overrides) the processes' environment, e.g. a setting under test; `crons`
+    names the cron processes (none: nothing ticks).
+    """
     global _current_stack
-    database_url, redis_url = backends
-    workdir = tmp_path_factory.mktemp("e2e")
     web_port, standin_port = free_ports(2)
     settings = Settings.from_env(
         {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ZTC_VAR_DIR": str(workdir)}
     )
-    env = demo_environment(settings, standin_port, redis_url)
-    env.update(ZTC_VAR_DIR=str(workdir), ZTC_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    stack = _current_stack = ProcessStack(workdir, env)
+    process_env = demo_environment(settings, standin_port, redis_url)
+    process_env.update(ZTC_VAR_DIR=str(workdir), ZTC_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+    process_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), process_env.get("PYTHONPATH")]))
+    process_env.update(env or {})
+    stack = ProcessStack(workdir, process_env)
+    outer_stack, _current_stack = _current_stack, stack
     client = redis.Redis.from_url(redis_url)
     engine = make_engine(database_url)
     bot = E2E(stack, settings, f"http://127.0.0.1:{web_port}", StandinClient(f"http://127.0.0.1:{standin_port}"),
@@ -353,12 +390,12 @@ def e2e(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
         wait_until(lambda: _http_ok(f"{bot.standin.url}/_standin/messages"), "the stand-in",
                    timeout=START_TIMEOUT, check=stack.check_alive)  # fmt: skip
         bot.start_worker()
-        for name in CRONS:  # together, so their first ticks race for the same periods
+        for name in crons:  # together, so their first ticks race for the same periods
             stack.start(name, "cron")
         bot.crons_started = time.monotonic()
         wait_until(lambda: _http_ok(f"{bot.web_url}/healthz"), "the web process /healthz",
                    timeout=START_TIMEOUT, check=stack.check_alive)  # fmt: skip
-        wait_until(lambda: len(CronScheduler.all(client)) == len(CRONS), "both cron schedulers",
+        wait_until(lambda: len(CronScheduler.all(client)) == len(crons), "the cron schedulers",
                    timeout=START_TIMEOUT, check=stack.check_alive)  # fmt: skip
         yield bot
         stack.check_alive()  # a role that died during the tests is a failure too
@@ -366,3 +403,12 @@ def e2e(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
         stack.stop_all()
         engine.dispose()
         client.close()
+        _current_stack = outer_stack
+
+
+@pytest.fixture(scope="module")
+def e2e(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    """The bot on the test run's backends, for one test module."""
+    database_url, redis_url = backends
+    with running_bot(database_url, redis_url, tmp_path_factory.mktemp("e2e")) as bot:
+        yield bot

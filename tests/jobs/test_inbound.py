@@ -55,7 +55,7 @@ def rt(settings, engine, redis_conn, clock, session_factory) -> Iterator[Runtime
 def store(rt: Runtime, text: str, key: str = "wecom:msg:lost-1") -> int:
     """A message stored by the webhook whose handling job never ran (a crash after the insert)."""
     inbound = Inbound(Channel.WECOM_APP, Kind.TEXT, USER, key, rt.clock.now(), text=text, msg_id=key)
-    inbound_id = Intake(rt)._store(inbound)
+    inbound_id = Intake(rt).store(inbound)
     assert inbound_id is not None
     return inbound_id
 

@@ -1,0 +1,69 @@
+"""What the soak (bench/soak.py, tests/e2e/test_soak.py) found, each pinned by a failing test."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from bot.clock import LOCAL_ZONE
+from bot.models import OutboxMessage, Oversight, Role
+from bot.standin.server import StandinServer
+from jobs import digests as digest_jobs
+from tests import builders
+from tests.builders import Chat
+from tests.conftest import run_jobs
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "every app message is sent with enable_duplicate_check for 30 minutes "
+        "(bot/wecom/outbound.py _envelope), so WeCom drops a second, distinct outbox row whose "
+        "content equals an earlier one: the answer to a question asked again"
+    ),
+)
+def test_a_leader_who_asks_for_the_ranking_twice_gets_both_answers(
+    runtime, standin: StandinServer, clock, session_factory
+) -> None:
+    with session_factory() as s:
+        gxj = builders.department(s, "县工信局", "GXJ")
+        builders.person(s, "gxj_wu", Role.OFFICIAL, "吴晓燕", department=gxj)
+        leader = builders.person(s, "leader_li", Role.LEADER, "李县长")
+        s.add(Oversight(leader_id=leader.id, department_id=gxj.id))
+        s.commit()
+    chat = Chat(runtime)
+    for _ in range(2):  # ten minutes apart: nothing changed, so the ranking reads the same
+        assert "正在处理" in chat.text("leader_li", "排名")
+        run_jobs(runtime)
+        clock.advance(minutes=10)
+    with session_factory() as s:
+        rows = list(s.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "leader_li")))
+    assert [r.status for r in rows] == ["sent", "sent"]  # two answers, both handed to WeCom
+    assert len(standin.messages("leader_li")) == 2, standin.suppressed()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="the same cause: the 日报 asked for repeats the 08:30 push word for word"
+)
+def test_a_leader_who_asks_for_the_daily_digest_after_the_morning_push_gets_it(
+    runtime, standin: StandinServer, clock, session_factory
+) -> None:
+    with session_factory() as s:
+        gxj = builders.department(s, "县工信局", "GXJ")
+        builders.person(s, "gxj_wu", Role.OFFICIAL, "吴晓燕", department=gxj)
+        leader = builders.person(s, "leader_li", Role.LEADER, "李县长")
+        s.add(Oversight(leader_id=leader.id, department_id=gxj.id))
+        s.commit()
+    clock.set(datetime(2026, 11, 25, 8, 30, tzinfo=LOCAL_ZONE))
+    assert digest_jobs.sweep() >= 1  # the morning's 日报, pushed
+    run_jobs(runtime)
+    pushed = len(standin.messages("leader_li"))
+    clock.advance(minutes=20)
+    assert "正在处理" in Chat(runtime).text("leader_li", "日报")  # he asks for it again
+    run_jobs(runtime)
+    with session_factory() as s:
+        rows = list(s.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "leader_li")))
+    assert {r.status for r in rows} == {"sent"} and len(rows) > pushed  # answered, handed to WeCom
+    assert len(standin.messages("leader_li")) == len(rows), standin.suppressed()
