@@ -191,6 +191,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         _enum_check("status", OutboxStatus),
         Index("ix_outbox_due", "status", "not_before"),
+        Index("ix_outbox_recipient", "recipient", "created_at"),  # earlier messages to one person
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,6 +7,11 @@ Exactly once to the user's eye:
   jobs for one row cannot both send;
 - a worker killed after sending leaves the row `sending`; when the lease runs out the sweeper
   queues it again, and WeCom's `enable_duplicate_check` drops the repeat on the platform side.
+
+That check compares content, not rows: a second, distinct row with the same words to the same
+person inside the window (a leader asking 排名 twice, the 日报 asked for after the morning push)
+would be dropped too. Such a row's text is sent with a note naming the earlier message
+(`_distinct`), so it differs from that one while its own retries stay identical to it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clock import Clock
+from bot.clock import Clock, local
 from bot.db import session_scope
 from bot.models import OutboxMessage, OutboxStatus
 from bot.replies import (
@@ -31,6 +36,7 @@ from bot.replies import (
     GroupImage,
     GroupText,
     Image,
+    Markdown,
     Reply,
     TemplateCard,
     Text,
@@ -39,6 +45,7 @@ from bot.replies import (
 )
 from bot.wecom.client import Permanent, RateLimited, SendResult, TokenInvalid, Transient, WeComClient
 from bot.wecom.outbound import (
+    DUPLICATE_CHECK_SECONDS,
     render_app_message,
     render_bot_answer,
     render_card_update,
@@ -160,7 +167,7 @@ class Deliverer:
     def _send(self, row: OutboxMessage) -> SendResult:
         reply = reply_from_dict(row.payload)
         if isinstance(reply, BotAnswer):
-            return self._send_bot_answer(reply)
+            return self._send_bot_answer(row, reply)
         if isinstance(reply, GroupText):
             raw = self.client.send_group(reply.webhook_key, render_group_message(reply))
             return SendResult(msgid=None, invalid_users=[], raw=raw)
@@ -170,17 +177,50 @@ class Deliverer:
         if isinstance(reply, CardUpdate):
             raw = self.client.update_template_card(render_card_update(reply, self.agent_id, [row.recipient]))
             return SendResult(msgid=None, invalid_users=[], raw=raw)
-        reply = self._uploaded(reply)
+        reply = self._distinct(row, self._uploaded(reply))
         return self.client.send_message(render_app_message(reply, row.recipient, self.agent_id))
 
-    def _send_bot_answer(self, answer: BotAnswer) -> SendResult:
+    def _send_bot_answer(self, row: OutboxMessage, answer: BotAnswer) -> SendResult:
         """Post to the message's response_url; once it has expired, to the person's 1:1 app chat."""
         if self.clock.now().timestamp() >= answer.expires_at:
             # A late answer (Redis was down, retries ran long) still reaches the person who asked.
-            body = render_app_message(Text(answer.content), answer.user_id, self.agent_id)
+            body = render_app_message(
+                self._distinct(row, Text(answer.content)), answer.user_id, self.agent_id
+            )
             return self.client.send_message(body)
         raw = self.client.post_response_url(answer.response_url, render_bot_answer(answer))
         return SendResult(msgid=None, invalid_users=[], raw=raw)
+
+    def _distinct(self, row: OutboxMessage, reply: Reply) -> Reply:
+        """The text, with a note if an earlier row told this person the same within the check window.
+
+        Decided from rows written before this one, which do not change: every attempt of a row
+        sends the same content, so WeCom still drops a retry. Cards carry a task id of their own
+        and differ anyway; files and images are uploaded afresh for each attempt.
+        """
+        if not isinstance(reply, Text | Markdown):
+            return reply
+        earlier = self._same_words_before(row)
+        if earlier is None:
+            return reply
+        note = f"（与 {local(earlier):%H:%M:%S} 的消息内容相同）"
+        return type(reply)(f"{reply.content}\n{note}")
+
+    def _same_words_before(self, row: OutboxMessage) -> datetime | None:
+        """When the latest earlier row with this row's words was written for its recipient, if recent."""
+        words = _app_words(row.payload)
+        since = row.created_at - timedelta(seconds=DUPLICATE_CHECK_SECONDS)
+        query = (
+            select(OutboxMessage.created_at, OutboxMessage.payload)
+            .where(
+                OutboxMessage.recipient == row.recipient,
+                OutboxMessage.created_at >= since,
+                OutboxMessage.id < row.id,
+            )
+            .order_by(OutboxMessage.id.desc())
+        )
+        with self.session_factory() as session:
+            return next((at for at, payload in session.execute(query) if _app_words(payload) == words), None)
 
     def _uploaded(self, reply: Reply) -> Reply:
         # Files are uploaded at send time: media ids expire after three days.
@@ -217,6 +257,16 @@ class Deliverer:
         self._finish(row, status=OutboxStatus.FAILED.value, last_error=reason, **values)
         log.warning("outbox %s failed: %s", row.id, reason)
         return "failed"
+
+
+def _app_words(payload: dict[str, Any]) -> tuple[str, str] | None:
+    """What a text row says in the app chat, as WeCom compares it (a late AI-bot answer goes as text)."""
+    kind = payload.get("type")
+    if kind in ("Text", "BotAnswer"):
+        return ("text", payload["content"])
+    if kind == "Markdown":
+        return ("markdown", payload["content"])
+    return None
 
 
 def _check_renders(reply: Reply, recipient: str) -> None:

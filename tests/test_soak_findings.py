@@ -1,10 +1,9 @@
-"""What the soak (bench/soak.py, tests/e2e/test_soak.py) found, each pinned by a failing test."""
+"""What the soak (bench/soak.py, tests/e2e/test_soak.py) found, each kept fixed by a test here."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
 from sqlalchemy import select
 
 from bot.clock import LOCAL_ZONE
@@ -16,14 +15,6 @@ from tests.builders import Chat
 from tests.conftest import run_jobs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "every app message is sent with enable_duplicate_check for 30 minutes "
-        "(bot/wecom/outbound.py _envelope), so WeCom drops a second, distinct outbox row whose "
-        "content equals an earlier one: the answer to a question asked again"
-    ),
-)
 def test_a_leader_who_asks_for_the_ranking_twice_gets_both_answers(
     runtime, standin: StandinServer, clock, session_factory
 ) -> None:
@@ -42,11 +33,9 @@ def test_a_leader_who_asks_for_the_ranking_twice_gets_both_answers(
         rows = list(s.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "leader_li")))
     assert [r.status for r in rows] == ["sent", "sent"]  # two answers, both handed to WeCom
     assert len(standin.messages("leader_li")) == 2, standin.suppressed()
+    assert "的消息内容相同" in str(standin.messages("leader_li")[1])  # says why it reads the same
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the same cause: the 日报 asked for repeats the 08:30 push word for word"
-)
 def test_a_leader_who_asks_for_the_daily_digest_after_the_morning_push_gets_it(
     runtime, standin: StandinServer, clock, session_factory
 ) -> None:

@@ -268,6 +268,11 @@ def create_standin_app(
     return app
 
 
+def _touser(body: Any) -> str:
+    """The recipients a JSON call names ("" for none), counted per person by /_standin/calls."""
+    return str(body.get("touser") or "").lower() if isinstance(body, dict) else ""
+
+
 def standin_state(app: Flask) -> StandinState:
     """The in-memory state behind a stand-in app (tests inspect it directly)."""
     state: StandinState = app.extensions["standin"]
@@ -279,9 +284,12 @@ def _cgi_view(state: StandinState) -> Callable[[str], Any]:
         handler = HANDLERS.get((request.method, path))
         if handler is None:
             return jsonify(errcode=404, errmsg=f"no such api: {request.method} {path}"), 404
+        touser = _touser(request.get_json(silent=True))
         with state.lock:
             state.calls[path] += 1
-            fault = state.take_fault(path)
+            if touser:
+                state.calls_to[(path, touser)] += 1
+            fault = state.take_fault(path, touser)
         early = _apply_fault(fault)
         if early is not None:
             return early

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -63,7 +62,10 @@ def _add_control_routes(app: Flask, state: StandinState) -> None:
 
     @app.get("/_standin/calls")
     def calls() -> Any:
+        touser = request.args.get("touser", "").lower()
         with state.lock:
+            if touser:  # the attempts naming this recipient, faulted ones included
+                return jsonify(calls={path: n for (path, to), n in state.calls_to.items() if to == touser})
             return jsonify(calls=dict(state.calls))
 
     @app.post("/_standin/faults")
@@ -73,7 +75,7 @@ def _add_control_routes(app: Flask, state: StandinState) -> None:
         if not path or not isinstance(errors, list):
             return jsonify(error='expected {"path": "...", "errors": [...]}'), 400
         with state.lock:
-            state.faults.setdefault(path, deque()).extend(errors)
+            state.add_faults(path, errors, str(data.get("touser") or ""))
         return jsonify(ok=True)
 
     @app.post("/_standin/users")

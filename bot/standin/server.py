@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import threading
-from collections import deque
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -156,10 +155,13 @@ class StandinServer:
         with self.state.lock:
             return self.state.calls[path]
 
-    def inject(self, path: str, errors: list[Any]) -> None:
-        """Make the next calls to `path` fail in turn: errcodes, {"http": 502}, {"sleep": 2}."""
+    def inject(self, path: str, errors: list[Any], touser: str = "") -> None:
+        """Make the next calls to `path` (naming `touser`, if given) fail in turn.
+
+        Errors are errcodes, {"http": 502} or {"sleep": 2}.
+        """
         with self.state.lock:
-            self.state.faults.setdefault(path.strip("/"), deque()).extend(errors)
+            self.state.add_faults(path, errors, touser)
 
     def set_users(self, users: Iterable[str] | None) -> None:
         """Only these userids are valid (None: any userid is)."""

@@ -68,6 +68,7 @@ class StandinState:
         self.media: dict[str, dict[str, Any]] = {}
         self.faults: dict[str, deque[Any]] = {}
         self.calls: Counter[str] = Counter()
+        self.calls_to: Counter[tuple[str, str]] = Counter()  # (path, touser): attempts for one person
         self.dedup: dict[tuple[str, str], tuple[float, str]] = {}  # (user, content) -> (expiry, msgid)
         self.task_ids: set[str] = set()
         self.response_codes: dict[str, dict[str, Any]] = {}
@@ -120,7 +121,18 @@ class StandinState:
         self.aibot_codes[code] = entry
         return code
 
-    def take_fault(self, path: str) -> Any:
-        """The next injected fault for `path`, or None."""
-        queue = self.faults.get(path)
-        return queue.popleft() if queue else None
+    def add_faults(self, path: str, errors: list[Any], touser: str = "") -> None:
+        """Queue faults for the next calls to `path` (only those naming `touser`, if given)."""
+        self.faults.setdefault(_fault_key(path.strip("/"), touser.lower()), deque()).extend(errors)
+
+    def take_fault(self, path: str, touser: str = "") -> Any:
+        """The next injected fault for this call (one aimed at its recipient first), or None."""
+        for key in (_fault_key(path, touser), path) if touser else (path,):
+            queue = self.faults.get(key)
+            if queue:
+                return queue.popleft()
+        return None
+
+
+def _fault_key(path: str, touser: str) -> str:
+    return f"{path}>{touser}" if touser else path

@@ -38,6 +38,7 @@ CARD_TYPES = NOTICE_TYPES | INTERACTION_TYPES
 # Hard limits: the API rejects bodies beyond these.
 MAX_TOUSER = 1000
 MAX_DUPLICATE_CHECK_SECONDS = 4 * 3600
+DUPLICATE_CHECK_SECONDS = 1800  # ours: WeCom's default window, longer than any lease plus retry
 MAX_TASK_ID_BYTES = 128
 MAX_BUTTONS = 6
 MAX_KEY_BYTES = 1024
@@ -111,7 +112,7 @@ def check_task_id(task_id: str) -> None:
 
 
 def render_app_message(
-    reply: Reply, touser: str, agent_id: int, *, duplicate_check_seconds: int = 1800
+    reply: Reply, touser: str, agent_id: int, *, duplicate_check_seconds: int = DUPLICATE_CHECK_SECONDS
 ) -> dict[str, Any]:
     """The JSON body of `message/send` for a Text, Markdown, Image, File or TemplateCard."""
     body = _envelope(touser, agent_id, duplicate_check_seconds)

@@ -204,11 +204,14 @@ class StandinClient:
     def suppressed(self) -> list[dict[str, Any]]:
         return list(self._get("suppressed")["suppressed"])
 
-    def calls(self, path: str) -> int:
-        return int(self._get("calls")["calls"].get(path, 0))
+    def calls(self, path: str, touser: str = "") -> int:
+        """Calls of `path` so far (only those naming `touser`, if given)."""
+        return int(self._get("calls", touser=touser)["calls"].get(path, 0))
 
-    def inject(self, path: str, errors: list[Any]) -> None:
-        self.http.post(f"{self.url}/_standin/faults", json={"path": path, "errors": errors}, timeout=5)
+    def inject(self, path: str, errors: list[Any], touser: str = "") -> None:
+        """The next calls of `path` (only those naming `touser`, if given) fail in turn with `errors`."""
+        body = {"path": path, "errors": errors, "touser": touser}
+        self.http.post(f"{self.url}/_standin/faults", json=body, timeout=5).raise_for_status()
 
     def set_users(self, users: list[str] | None) -> None:
         """The userids WeCom knows from now on (None: any); others are answered `invaliduser`."""

@@ -55,8 +55,8 @@ DELIVERY_TIMEOUT = 15.0  # seconds for a message without faults to get out
 SETTLE = 1.0  # after the expected message arrived: time for a duplicate to show up
 SWEEP_TIMEOUT = 150.0  # the outbox sweep runs each minute, for rows at least 30 s old
 CRON_WINDOW = 65.0  # the two crons have run at least this long when their runs are counted
-MEMBER = "sun_hao"  # an enterprise contact of the demo county, receiving the test's messages
-BURST_MEMBER = "yang_jing"  # another, whose minute no other test's message shares
+MEMBER = "faults_member"  # a WeCom member the demo county's own jobs never write to: only the tests' messages
+BURST_MEMBER = "faults_burst"  # another, whose minute no other test's message shares
 PER_MINUTE = MEMBER_WINDOWS[0].limit  # WeCom's 30 messages a minute to one member
 BURST = PER_MINUTE + 3
 BURSTED = "限速测试"
@@ -322,8 +322,8 @@ def test_a_rate_limit_then_a_gateway_error_are_retried_with_growing_backoff_and_
     faults: Faults,
 ) -> None:
     bot = faults.bot
-    sends = bot.standin.calls("message/send")
-    bot.standin.inject("message/send", [45009, {"http": 502}])
+    sends = bot.standin.calls("message/send", MEMBER)
+    bot.standin.inject("message/send", [45009, {"http": 502}], touser=MEMBER)
     queued = time.monotonic()
     (outbox_id,) = queue_texts(faults, (MEMBER, "限流和网关故障之后送达"))
 
@@ -331,7 +331,7 @@ def test_a_rate_limit_then_a_gateway_error_are_retried_with_growing_backoff_and_
     took = time.monotonic() - queued
     row = outbox_row(bot, outbox_id)
     assert row.status == OutboxStatus.SENT and row.attempts == 3
-    assert bot.standin.calls("message/send") - sends == 3
+    assert bot.standin.calls("message/send", MEMBER) - sends == 3
     log = worker_logs(bot)
     assert f"outbox {outbox_id} deferred 5s: rate limited: errcode=45009" in log
     assert f"outbox {outbox_id} deferred 10s: transient: errcode=None: message/send: HTTP 502" in log
@@ -341,15 +341,15 @@ def test_a_rate_limit_then_a_gateway_error_are_retried_with_growing_backoff_and_
 def test_an_expired_token_is_refreshed_once_and_a_second_refusal_backs_off(faults: Faults) -> None:
     bot = faults.bot
     bot.standin.expire_tokens()  # the token every process shares (in Redis) is now expired
-    tokens, sends = bot.standin.calls("gettoken"), bot.standin.calls("message/send")
+    tokens, sends = bot.standin.calls("gettoken"), bot.standin.calls("message/send", MEMBER)
     (refreshed,) = queue_texts(faults, (MEMBER, "令牌过期后换新令牌送达"))
     arrives_once(bot, MEMBER, "令牌过期后换新令牌送达")
     assert outbox_row(bot, refreshed).attempts == 1  # refreshed within the attempt
     assert bot.standin.calls("gettoken") - tokens == 1
-    assert bot.standin.calls("message/send") - sends == 2
+    assert bot.standin.calls("message/send", MEMBER) - sends == 2
 
     # Refused again right after the refresh: no second refresh, the attempt backs off instead.
-    bot.standin.inject("message/send", [42001, 42001])
+    bot.standin.inject("message/send", [42001, 42001], touser=MEMBER)
     (backed_off,) = queue_texts(faults, (MEMBER, "令牌两次被拒后稍后送达"))
     arrives_once(bot, MEMBER, "令牌两次被拒后稍后送达", timeout=30)
     assert outbox_row(bot, backed_off).attempts == 2
@@ -361,7 +361,7 @@ def test_a_send_that_times_out_is_retried_and_the_platform_drops_the_repeat(faul
     bot = faults.bot
     # WeCom takes 11 s to answer (the client waits 10 s): the message is delivered, the worker
     # does not know it, and sends again after its back-off.
-    bot.standin.inject("message/send", [{"sleep": 11}])
+    bot.standin.inject("message/send", [{"sleep": 11}], touser=MEMBER)
     (outbox_id,) = queue_texts(faults, (MEMBER, "超时之后重发也只收到一次"))
     wait_until(lambda: outbox_row(bot, outbox_id).status == OutboxStatus.SENT, "the resend",
                timeout=45, check=bot.check)  # fmt: skip
@@ -497,7 +497,7 @@ def test_with_redis_down_orders_are_stored_and_answered_and_their_messages_go_ou
     # 5 s back-off takes 5 s, not the minute of the sweep.
     scheduler_lock = RQScheduler.get_locking_key(faults.runtime.queues[OUTBOX].name)
     wait_until(lambda: bot.redis.exists(scheduler_lock), "RQ's scheduler", timeout=60, check=bot.check)
-    bot.standin.inject("message/send", [45009])
+    bot.standin.inject("message/send", [45009], touser=MEMBER)
     queued = time.monotonic()
     queue_texts(faults, (MEMBER, "Redis恢复后限流重试"))
     arrives_once(bot, MEMBER, "Redis恢复后限流重试", timeout=45)

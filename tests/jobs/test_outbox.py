@@ -291,6 +291,45 @@ def test_a_worker_killed_after_sending_is_resent_and_the_platform_drops_the_repe
     assert texts_to(standin) == ["只应看到一次"] and len(standin.suppressed()) == 1
 
 
+def test_the_same_words_again_to_one_person_arrive_with_a_note_naming_the_earlier_message(runtime, standin):
+    add_text(runtime, "本周无新增诉求", key="first")
+    run_jobs(runtime)
+    runtime.clock.advance(minutes=10)
+    add_text(runtime, "本周无新增诉求", key="second")  # a distinct row: a question asked again
+    run_jobs(runtime)
+    first, second = texts_to(standin)
+    assert first == "本周无新增诉求"
+    assert second.startswith("本周无新增诉求\n（与 ") and second.endswith(" 的消息内容相同）")
+    assert standin.suppressed() == []
+
+
+def test_outside_the_check_window_the_same_words_go_out_as_they_are(runtime, standin):
+    add_text(runtime, "本周无新增诉求", key="first")
+    run_jobs(runtime)
+    runtime.clock.advance(minutes=31)
+    add_text(runtime, "本周无新增诉求", key="second")
+    run_jobs(runtime)
+    # Sent word for word (the stand-in's own window runs on real time, so it drops this one).
+    (again,) = standin.suppressed()
+    assert again["body"]["text"]["content"] == "本周无新增诉求"
+
+
+def test_a_repeated_message_resent_after_a_killed_worker_is_still_dropped_once(runtime, standin):
+    add_text(runtime, "本周无新增诉求", key="first")
+    run_jobs(runtime)
+    runtime.clock.advance(minutes=5)
+    outbox_id = add_text(runtime, "本周无新增诉求", key="second")
+    runtime.redis.flushdb()  # its job is lost with the worker
+    claimed = runtime.deliverer._claim(outbox_id)
+    assert claimed is not None
+    runtime.deliverer._send(claimed)  # reached WeCom, with its note; then the worker died
+    runtime.clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert outbox_jobs.sweep() == 1
+    run_jobs(runtime)
+    assert row(runtime, outbox_id).status == OutboxStatus.SENT
+    assert len(texts_to(standin)) == 2 and len(standin.suppressed()) == 1  # the retry said the same
+
+
 def test_a_row_added_while_redis_is_down_is_queued_by_the_sweeper(
     runtime, settings, engine, clock, dead_redis, standin, caplog
 ):

@@ -295,6 +295,19 @@ def test_faults_are_consumed_in_order(web: FlaskClient) -> None:
     assert web.post("/_standin/faults", json={"path": "x"}).status_code == 400
 
 
+def test_a_fault_aimed_at_one_person_spares_messages_to_others_and_calls_are_counted_per_person(
+    web: FlaskClient,
+) -> None:
+    tok = token(web)
+    web.post("/_standin/faults", json={"path": "message/send", "errors": [45009], "touser": "LiSi"})
+    other = text("给别人", touser="wangwu")
+    assert send(web, other, tok)["errcode"] == 0  # not the aimed-at person: untouched
+    assert send(web, text("1", touser="lisi"), tok)["errcode"] == 45009
+    assert send(web, text("2", touser="lisi"), tok)["errcode"] == 0
+    to_lisi = web.get("/_standin/calls", query_string={"touser": "LISI"}).json
+    assert to_lisi is not None and to_lisi["calls"] == {"message/send": 2}  # the refused attempt counts
+
+
 def test_reset_forgets_everything(web: FlaskClient) -> None:
     old = token(web)
     send(web, text(), old)
