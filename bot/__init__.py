@@ -19,8 +19,10 @@ def _new_request_id() -> None:
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
     """The Flask app: the WeCom callbacks, health checks and metrics, over an explicitly wired runtime."""
     from bot import metrics
+    from bot.h5 import bp as h5_bp  # the H5 pages call the features' services
     from bot.health import readiness
     from bot.webhook import bp as wecom_bp
+    from bot.wechat_webhook import bp as wechat_bp
     from bot.wecom.crypto import CallbackCrypto  # keep `import bot` light
     from handlers.complaints.overdue import overdue_counts  # the app mounts features, not the reverse
 
@@ -34,7 +36,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if s.aibot_enabled:
         # The 智能机器人 callback is signed with its own token and key; its receiveid is "".
         app.extensions["ztc.aibot_crypto"] = CallbackCrypto(s.aibot_token, s.aibot_aes_key, "")
+    if s.wechat_enabled and s.wechat_aes_key:
+        # The 公众号's safe / compatible mode: its own token and key, receiveid = its AppID.
+        app.extensions["ztc.wechat_crypto"] = CallbackCrypto(
+            s.wechat_token, s.wechat_aes_key, s.wechat_app_id
+        )
     app.register_blueprint(wecom_bp)
+    app.register_blueprint(h5_bp)
+    app.register_blueprint(wechat_bp)  # answers 404 unless WECHAT_APP_ID is set
     app.before_request(_new_request_id)
     metrics.install(app, runtime, overdue=overdue_counts)  # callback hooks and GET /metrics
 

@@ -14,6 +14,7 @@ class Channel(StrEnum):
     WECOM_APP = "wecom"  # the self-built app's 1:1 chat (encrypted XML callback)
     WECOM_AIBOT = "aibot"  # 智能机器人 in a group chat (encrypted JSON callback)
     WECHAT_MP = "wechat"  # 公众号 for enterprises on plain WeChat
+    WEB = "web"  # the H5 pages (bot/h5/): a form, not a chat; what it sends goes to the 1:1 app chat
 
 
 class Kind(StrEnum):

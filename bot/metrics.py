@@ -55,7 +55,7 @@ from bot.wecom.tally import read_results, tally_key
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
-CALLBACK_ENDPOINTS = frozenset({"/wecom/callback", "/wecom/aibot"})
+CALLBACK_ENDPOINTS = frozenset({"/wecom/callback", "/wecom/aibot", "/wechat/callback"})
 # Around WeCom's 5-second rule: the passive reply is given up at 3 s (bot.intake), WeCom at 5 s.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0)
 # What bot/webhook.py means by each refusal status.

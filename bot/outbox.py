@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, local
 from bot.db import session_scope
-from bot.models import OutboxMessage, OutboxStatus
+from bot.models import InboundMessage, OutboxMessage, OutboxStatus
 from bot.replies import (
     BotAnswer,
     CardUpdate,
@@ -44,6 +44,8 @@ from bot.replies import (
     reply_to_dict,
 )
 from bot.wecom.client import Permanent, RateLimited, SendResult, TokenInvalid, Transient, WeComClient
+from bot.wecom.mp import openid_of, reply_text
+from bot.wecom.mp_client import OUT_OF_WINDOW, WeChatMPClient, custom_text, template_text
 from bot.wecom.outbound import (
     DUPLICATE_CHECK_SECONDS,
     render_app_message,
@@ -60,6 +62,7 @@ ALL_RECIPIENTS_INVALID = 81013
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 SWEEP_GRACE = timedelta(seconds=30)  # rows younger than this still have their first job coming
+CUSTOM_WINDOW = timedelta(hours=48)  # 公众号 客服消息 only this long after the follower's last message
 
 
 class Enqueue(Protocol):
@@ -115,6 +118,8 @@ class Deliverer:
     agent_id: int
     enqueue: Enqueue
     wait_for_slot: Callable[[str, int], float]  # SendLimiter.wait_seconds
+    wechat: WeChatMPClient | None = None  # the 公众号, for "wx:" recipients; None: none configured
+    wechat_template_id: str = ""  # 模板消息 outside the 48-hour window; empty: such rows fail
 
     def deliver(self, outbox_id: int) -> str:
         """Claim, send and record one row; returns what happened (for the job's result)."""
@@ -166,6 +171,9 @@ class Deliverer:
 
     def _send(self, row: OutboxMessage) -> SendResult:
         reply = reply_from_dict(row.payload)
+        openid = openid_of(row.recipient)
+        if openid is not None:  # a 公众号 follower: never WeCom's message/send
+            return self._send_wechat(row, openid, reply)
         if isinstance(reply, BotAnswer):
             return self._send_bot_answer(row, reply)
         if isinstance(reply, GroupText):
@@ -190,6 +198,30 @@ class Deliverer:
             return self.client.send_message(body)
         raw = self.client.post_response_url(answer.response_url, render_bot_answer(answer))
         return SendResult(msgid=None, invalid_users=[], raw=raw)
+
+    def _send_wechat(self, row: OutboxMessage, openid: str, reply: Reply) -> SendResult:
+        """客服消息 within 48 h of the follower's last message, else 模板消息; cards go as text."""
+        if self.wechat is None:
+            raise Permanent(None, "no WeChat official account configured (WECHAT_APP_ID, WECHAT_SECRET)")
+        content = reply_text(reply)  # WeChat has no server-side duplicate check: no _distinct note
+        if content is None:
+            raise Permanent(None, f"a 公众号 follower cannot receive {type(reply).__name__}")
+        last = self._last_heard(row.recipient)
+        if last is not None and self.clock.now() - last < CUSTOM_WINDOW:
+            try:
+                return _sent(self.wechat.send_custom(custom_text(openid, content)))
+            except Permanent as exc:
+                if exc.errcode != OUT_OF_WINDOW:  # our clock and WeChat's may disagree at the edge
+                    raise
+        if not self.wechat_template_id:
+            raise Permanent(None, "follower silent for over 48 h and WECHAT_TEMPLATE_ID is not set")
+        return _sent(self.wechat.send_template(template_text(openid, self.wechat_template_id, content)))
+
+    def _last_heard(self, user_id: str) -> datetime | None:
+        """When this person's last message reached us, if ever."""
+        query = select(func.max(InboundMessage.received_at)).where(InboundMessage.user_id == user_id)
+        with self.session_factory() as session:
+            return session.scalar(query)
 
     def _distinct(self, row: OutboxMessage, reply: Reply) -> Reply:
         """The text, with a note if an earlier row told this person the same within the check window.
@@ -257,6 +289,12 @@ class Deliverer:
         self._finish(row, status=OutboxStatus.FAILED.value, last_error=reason, **values)
         log.warning("outbox %s failed: %s", row.id, reason)
         return "failed"
+
+
+def _sent(raw: dict[str, Any]) -> SendResult:
+    """A 公众号 send's result (its msgid, when it gives one)."""
+    msgid = raw.get("msgid")
+    return SendResult(msgid=str(msgid) if msgid is not None else None, invalid_users=[], raw=raw)
 
 
 def _app_words(payload: dict[str, Any]) -> tuple[str, str] | None:

@@ -25,6 +25,7 @@ from bot.ratelimit import SendLimiter
 from bot.routing import Dispatcher, Router
 from bot.settings import Settings
 from bot.wecom.client import WeComClient
+from bot.wecom.mp_client import WeChatMPClient
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,16 @@ class Runtime:
             agent_id=self.settings.wecom_agent_id,
             enqueue=self.enqueue_delivery,
             wait_for_slot=limiter.wait_seconds,
+            wechat=self.wechat_client,
+            wechat_template_id=self.settings.wechat_template_id,
         )
+
+    @cached_property
+    def wechat_client(self) -> WeChatMPClient | None:
+        """The 公众号 API client, or None when no 公众号 (with its AppSecret) is configured."""
+        if not (self.settings.wechat_enabled and self.settings.wechat_secret):
+            return None
+        return WeChatMPClient.from_mp_settings(self.settings, self.redis)
 
     def enqueue_delivery(self, outbox_id: int, tag: str, when: datetime | None = None) -> None:
         """Queue deliver(outbox_id); with Redis down it is skipped, and the sweeper catches up later."""

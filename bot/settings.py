@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REAL_WECOM_API = "https://qyapi.weixin.qq.com/cgi-bin/"
+REAL_WECHAT_API = "https://api.weixin.qq.com/cgi-bin/"
 
 # Placeholders used only by the embedded demo and tests; production must set real ones.
 DEMO_CORP_ID = "ww0000000000demo0"
@@ -45,6 +47,13 @@ class Settings:
     aibot_token: str = DEMO_TOKEN
     aibot_aes_key: str = DEMO_AES_KEY
     aibot_name: str = "政企直通车"  # the AI bot's name as officials @ it in groups (what prompts say)
+    # 公众号 (WeChat official account) for enterprises not in WeCom; no AppID: /wechat/callback answers 404.
+    wechat_app_id: str = ""
+    wechat_secret: str = ""
+    wechat_token: str = ""
+    wechat_aes_key: str = ""  # empty: plain mode only (encrypted callbacks are refused)
+    wechat_template_id: str = ""  # 模板消息 for users silent > 48 h; empty: such sends fail, named
+    wechat_api_base: str = REAL_WECHAT_API
     tz: str = "Asia/Shanghai"
     var_dir: Path = field(default_factory=lambda: Path("var"))
     max_body_bytes: int = 64 * 1024
@@ -78,6 +87,20 @@ class Settings:
     digest_weekly_time: time = time(8, 30)
     digest_county_leaders: tuple[str, ...] = ()  # userids whose digest covers the whole county
     digest_group_webhook: str | None = None  # the leaders' group 群机器人 key (the county digest)
+    # H5 pages (bot/h5/): signed, expiring, person-bound links sent in chat
+    public_url: str = "http://127.0.0.1:8400"  # how phones reach this web process (links in chat)
+    web_secret: str = ""  # signs the links and forms; empty: derived from WECOM_SECRET and WECOM_AES_KEY
+    web_link_hours: float = 24.0  # a link (and its form) works this long
+    web_photo_bytes: int = 5 * 1024 * 1024  # one uploaded photo at most
+
+    @property
+    def web_signing_key(self) -> str:
+        """The key of the H5 links: ZTC_WEB_SECRET, else one derived from the app's own secrets."""
+        if self.web_secret:
+            return self.web_secret
+        # Derived, not reused: a leaked link key must not be the WeCom secret itself.
+        material = f"ztc-h5-links\0{self.wecom_secret}\0{self.wecom_aes_key}".encode()
+        return hashlib.sha256(material).hexdigest()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -104,6 +127,12 @@ class Settings:
             aibot_token=env.get("AIBOT_TOKEN", DEMO_TOKEN).strip(),
             aibot_aes_key=env.get("AIBOT_AES_KEY", DEMO_AES_KEY).strip(),
             aibot_name=env.get("ZTC_AIBOT_NAME", "").strip().removeprefix("@").strip() or "政企直通车",
+            wechat_app_id=env.get("WECHAT_APP_ID", "").strip(),
+            wechat_secret=env.get("WECHAT_SECRET", "").strip(),
+            wechat_token=env.get("WECHAT_TOKEN", "").strip(),
+            wechat_aes_key=env.get("WECHAT_AES_KEY", "").strip(),
+            wechat_template_id=env.get("WECHAT_TEMPLATE_ID", "").strip(),
+            wechat_api_base=_api_base(env.get("WECHAT_API_BASE", REAL_WECHAT_API), "WECHAT_API_BASE"),
             tz=env.get("TZ") or "Asia/Shanghai",
             var_dir=var_dir,
             max_body_bytes=_int(env, "ZTC_MAX_BODY_BYTES", 64 * 1024),
@@ -133,6 +162,10 @@ class Settings:
             digest_weekly_time=_clock_time(env, "ZTC_DIGEST_WEEKLY_TIME", time(8, 30)),
             digest_county_leaders=_words(env.get("ZTC_DIGEST_COUNTY_LEADERS", "")),
             digest_group_webhook=env.get("ZTC_DIGEST_GROUP_WEBHOOK") or None,
+            public_url=_public_url(env.get("ZTC_PUBLIC_URL", "http://127.0.0.1:8400")),
+            web_secret=env.get("ZTC_WEB_SECRET", "").strip(),
+            web_link_hours=_hours(env, "ZTC_WEB_LINK_HOURS", 24.0),
+            web_photo_bytes=_int(env, "ZTC_WEB_PHOTO_BYTES", 5 * 1024 * 1024),
         )
         settings.validate()
         return settings
@@ -144,6 +177,7 @@ class Settings:
         if not self.wecom_token:
             raise SettingsError("WECOM_TOKEN must not be empty")
         self._validate_aibot()
+        self._validate_wechat()
         try:
             ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -154,6 +188,7 @@ class Settings:
             raise SettingsError("ZTC_PER_MEMBER_PER_MINUTE must be between 1 and 30 (WeCom drops the excess)")
         self._validate_orders()
         self._validate_projects()
+        self._validate_web()
         self._validate_chart_font()
 
     @property
@@ -167,6 +202,22 @@ class Settings:
             raise SettingsError("set both AIBOT_TOKEN and AIBOT_AES_KEY, or leave both empty (no AI bot)")
         if self.aibot_aes_key and not _is_aes_key(self.aibot_aes_key):
             raise SettingsError("AIBOT_AES_KEY must be the AI bot's 43-character EncodingAESKey")
+
+    @property
+    def wechat_enabled(self) -> bool:
+        """Whether a 公众号 is configured (WECHAT_APP_ID and WECHAT_TOKEN set)."""
+        return bool(self.wechat_app_id)
+
+    def _validate_wechat(self) -> None:
+        """With an AppID: a token, and a key (if any) of 43 characters; without: nothing else set."""
+        if not self.wechat_app_id:
+            if self.wechat_token or self.wechat_aes_key:
+                raise SettingsError("WECHAT_TOKEN / WECHAT_AES_KEY are set but WECHAT_APP_ID is not")
+            return
+        if not self.wechat_token:
+            raise SettingsError("WECHAT_TOKEN must be set with WECHAT_APP_ID (the 公众号's 服务器配置 Token)")
+        if self.wechat_aes_key and not _is_aes_key(self.wechat_aes_key):
+            raise SettingsError("WECHAT_AES_KEY must be the 公众号's 43-character EncodingAESKey")
 
     def _validate_chart_font(self) -> None:
         """A configured chart font must be a font file that exists (else charts would silently vanish)."""
@@ -189,6 +240,14 @@ class Settings:
         too_long = [c for c in self.order_categories if len(c) > 16]
         if too_long:
             raise SettingsError(f"ZTC_ORDER_CATEGORIES: {too_long[0]!r} is longer than 16 characters")
+
+    def _validate_web(self) -> None:
+        if self.web_secret and len(self.web_secret) < 16:
+            raise SettingsError("ZTC_WEB_SECRET must be at least 16 characters (or unset: derived)")
+        if not self.web_link_hours > 0:
+            raise SettingsError("ZTC_WEB_LINK_HOURS must be above 0")
+        if not 10 * 1024 <= self.web_photo_bytes <= 20 * 1024 * 1024:
+            raise SettingsError("ZTC_WEB_PHOTO_BYTES must be between 10240 and 20971520 (20 MB)")
 
     def _validate_projects(self) -> None:
         if not self.project_prompt_time < self.project_remind_time < self.project_deadline_time:
@@ -319,7 +378,14 @@ def _words(raw: str) -> tuple[str, ...]:
     return tuple(w.strip() for w in re.split(r"[,，、]", raw) if w.strip())
 
 
-def _api_base(url: str) -> str:
+def _api_base(url: str, name: str = "WECOM_API_BASE") -> str:
     if not url.startswith(("http://", "https://")):
-        raise SettingsError(f"WECOM_API_BASE={url!r} must be an http(s) URL")
+        raise SettingsError(f"{name}={url!r} must be an http(s) URL")
     return url if url.endswith("/") else url + "/"
+
+
+def _public_url(url: str) -> str:
+    """The base of the H5 links (ZTC_PUBLIC_URL), without a trailing slash."""
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(f"ZTC_PUBLIC_URL={url!r} must be an http(s) URL")
+    return url.rstrip("/")

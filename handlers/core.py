@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.messages import Channel
 from bot.models import BindingStatus, Enterprise, EnterpriseMember
 from bot.replies import Text
 from bot.routing import WHO_ARE_YOU, Context, Dispatcher, HandlerResult, Router
@@ -29,7 +30,9 @@ def show_help(ctx: Context, args: str) -> HandlerResult:
 def who_am_i(ctx: Context, args: str) -> HandlerResult:
     """查看您在本系统登记的身份、部门和绑定的企业"""
     if ctx.person is None:
-        return Text(f"您的账号 {ctx.inbound.user_id} 尚未登记。\n{WHO_ARE_YOU}")
+        # A 公众号 follower's id is an openid nobody can read out: name the account, not the id.
+        account = "微信账号" if ctx.inbound.channel is Channel.WECHAT_MP else f"账号 {ctx.inbound.user_id}"
+        return Text(f"您的{account}尚未登记。\n{WHO_ARE_YOU}")
     person = ctx.person
     lines = [f"姓名：{person.name}", f"身份：{person.role_enum.label}"]
     if person.department:

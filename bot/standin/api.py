@@ -29,6 +29,7 @@ from bot.standin.aibot import add_aibot_routes, handle_aibot_response
 from bot.standin.checks import INTERACTION_CARDS, _bad, check_app_message, check_card, check_group_message
 from bot.standin.control import _add_control_routes, _apply_fault
 from bot.standin.state import ApiError, StandinState
+from bot.standin.wechat import WECHAT_HANDLERS
 
 MEDIA_TYPES = frozenset({"image", "voice", "video", "file"})
 GROUP_PER_MINUTE = 20
@@ -243,6 +244,7 @@ HANDLERS: dict[tuple[str, str], Callable[[StandinState], dict[str, Any]]] = {
     ("POST", "webhook/upload_media"): handle_webhook_upload,
     ("POST", "media/upload"): handle_media_upload,
     ("POST", "aibot/response"): handle_aibot_answer,
+    **WECHAT_HANDLERS,  # the 公众号 API (bot/standin/wechat.py), on the same host
 }
 
 

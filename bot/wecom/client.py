@@ -43,7 +43,7 @@ TRANSIENT_CODES = frozenset({-1})  # 系统繁忙
 MEDIA_TYPES = frozenset({"image", "voice", "video", "file"})
 
 # response_code: an AI-bot response_url is a bearer credential for one answer in a group.
-_SECRET_PARAM = re.compile(r"(access_token|corpsecret|key|response_code)=[^&\s'\"]+")
+_SECRET_PARAM = re.compile(r"(access_token|corpsecret|secret|key|response_code)=[^&\s'\"]+")
 
 # Compare-and-delete, so a process never deletes a token or lock another process just stored.
 _DELETE_IF_EQUAL = """

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.errors import Invalid, NotAllowed
 from bot.messages import Kind
-from bot.models import Enterprise, Role
+from bot.models import Enterprise, Person, Role
 from bot.replies import CardUpdate, Reply, Text
 from bot.routing import Context, HandlerResult, Router
+from bot.weblinks import Purpose, link_url
 from handlers.complaints import closing, queries, service
 from handlers.complaints.cards import status_card, when
 from handlers.complaints.flow import (
@@ -20,8 +23,9 @@ from handlers.complaints.flow import (
     rules,
     settle,
 )
-from handlers.complaints.models import MAX_TEXT, RATINGS, URGENCIES
+from handlers.complaints.models import MAX_TEXT, RATINGS, URGENCIES, WorkOrder
 from handlers.complaints.parsing import numbered, parse_filing, pick
+from handlers.complaints.register import Transition
 
 router = Router("complaints.filing")
 
@@ -52,9 +56,12 @@ def file_or_show(ctx: Context, args: str) -> HandlerResult:
             )
         return Text("查看诉求请发送「诉求 单号」，例如：诉求 S2611-0001。")
     if not args.strip():
-        return _start_guided(ctx)
+        guided = _start_guided(ctx)
+        url = link_url(ctx.services, ctx.clock, person.id, Purpose.FILE)
+        return [guided, Text(f"也可以在网页上填写（可附照片）：{url}")]
     filing = parse_filing(args, rules(ctx).categories)
-    return _file(ctx, filing.category, filing.urgency, filing.text, None, [])
+    filed = file_in_context(ctx, filing.category, filing.urgency, filing.text, None, [])
+    return receipt(filed.order, person, ctx.now)
 
 
 def _looks_like_number(args: str) -> bool:
@@ -65,14 +72,15 @@ def _looks_like_number(args: str) -> bool:
     return True
 
 
-def _file(
+def file_in_context(
     ctx: Context,
     category: str,
     urgency: str,
     text: str,
     enterprise: Enterprise | None,
     photos: list[dict[str, str]],
-) -> list[Reply]:
+) -> Transition:
+    """File an order as the context's person (a chat message or the H5 form) and settle it."""
     r = rules(ctx)
     transition = service.file_order(
         ctx.session,
@@ -87,14 +95,17 @@ def _file(
         photos=photos,
         channel=ctx.inbound.channel.value,
     )
-    settle(ctx, transition)
-    order = transition.order
+    return settle(ctx, transition)
+
+
+def receipt(order: WorkOrder, person: Person, now: datetime) -> list[Reply]:
+    """What the filer reads once an order is filed (in chat, or sent there after the H5 form)."""
     return [
         Text(
             f"诉求已受理，单号 {order.number}。\n已派至{order.holding_department.name}，"
             f"将于 {when(order.pickup_due_at)} 前接单。\n发送「诉求 {order.number}」可随时查看进度。"
         ),
-        status_card(order, ctx.require_person(), ctx.now),
+        status_card(order, person, now),
     ]
 
 
@@ -165,7 +176,8 @@ def photo_step(ctx: Context, text: str) -> HandlerResult:
     elif text.strip() not in DONE_WORDS:
         raise Invalid("请发送照片，或回复「提交」提交诉求。")
     firm = ctx.session.get(Enterprise, data["firm"])
-    replies = _file(ctx, data["category"], data["urgency"], data["text"], firm, photos)
+    filed = file_in_context(ctx, data["category"], data["urgency"], data["text"], firm, photos)
+    replies = receipt(filed.order, ctx.require_person(), ctx.now)
     ctx.conversation.end()
     return replies
 

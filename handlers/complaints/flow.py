@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.errors import Conflict, Invalid
+from bot.models import Person
 from bot.replies import CardUpdate, Reply, Text
 from bot.routing import Context
 from bot.settings import Settings
+from bot.weblinks import Purpose, link_url
 from handlers.complaints import alarms
 from handlers.complaints.cards import due_text, excerpt, when
 from handlers.complaints.models import Action, OrderEvent, OrderState, WorkOrder
@@ -27,11 +29,16 @@ def rules(ctx: Context) -> OrderRules:
 
 def settle(ctx: Context, transition: Transition) -> Transition:
     """Tell everyone the transition names, and arm the order's next 盯单 alarm (both after commit)."""
-    announce(ctx.outbox, transition, ctx.now)
+    announce(ctx.outbox, transition, ctx.now, lambda person, order: signoff_link(ctx, person, order))
     deferred = alarms.arm(ctx.session, transition.order, rules(ctx), ctx.now)
     if deferred is not None:
         ctx.deferred.append(deferred)
     return transition
+
+
+def signoff_link(ctx: Context, person: Person, order: WorkOrder) -> str:
+    """The H5 sign-off page of `order` for `person` (a signed, expiring link)."""
+    return link_url(ctx.services, ctx.clock, person.id, Purpose.SIGNOFF, order.number)
 
 
 def act(

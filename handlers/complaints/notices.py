@@ -7,20 +7,24 @@ reads. Officials get cards they can act on; the enterprise gets plain progress n
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from bot.clock import fmt_local
 from bot.models import Person, Role
 from bot.outbox import OutboxWriter
-from bot.replies import Image, Reply, Text
+from bot.replies import Image, Reply, TemplateCard, Text
 from handlers.complaints.cards import dispatch_card, extension_card, returned_card, signoff_card, when
 from handlers.complaints.models import Action, OrderEvent, WorkOrder
 from handlers.complaints.register import Transition
 
 Notice = Callable[[WorkOrder, OrderEvent, Person, datetime], list[Reply]]
+SignoffLink = Callable[[Person, WorkOrder], str]  # the H5 sign-off page's link for this person and order
 
 
-def announce(outbox: OutboxWriter, transition: Transition, now: datetime) -> None:
+def announce(
+    outbox: OutboxWriter, transition: Transition, now: datetime, signoff_link: SignoffLink | None = None
+) -> None:
     """Queue the messages of a transition for everyone it names (idempotent per event and person)."""
     order, event = transition.order, transition.event
     notice = NOTICES.get(Action(event.action))
@@ -28,7 +32,14 @@ def announce(outbox: OutboxWriter, transition: Transition, now: datetime) -> Non
         return
     for person in transition.notify:
         for index, reply in enumerate(notice(order, event, person, now)):
+            if signoff_link is not None and isinstance(reply, TemplateCard) and _asks_signoff(event, person):
+                # Opening the card leads to the web page, where a comment is easier to write.
+                reply = replace(reply, url=signoff_link(person, order))
             outbox.add(person.wecom_userid, reply, key=f"order:{order.id}:e{event.id}:{person.id}:{index}")
+
+
+def _asks_signoff(event: OrderEvent, person: Person) -> bool:
+    return event.action == Action.RESOLVE.value and _is_enterprise(person)
 
 
 def _actor(event: OrderEvent) -> str:

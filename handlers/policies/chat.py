@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import func, select
@@ -14,6 +14,7 @@ from bot.errors import Invalid, NotAllowed, NotFound
 from bot.models import Enterprise, Person, Role
 from bot.replies import Button, Reply, TemplateCard, Text
 from bot.routing import Context, HandlerResult, Router
+from bot.weblinks import Purpose, link_url
 from handlers.complaints.flow import clicked
 from handlers.complaints.queries import bound_enterprises
 from handlers.inspections.service import find_enterprises
@@ -49,7 +50,10 @@ def card(ctx: Context, args: str) -> HandlerResult:
     stamp = int(ctx.now.timestamp())
     if not results:  # a card needs a button to show: nothing matched, nothing to open
         return Text(_card_text(enterprise, results))
-    return [Text(_card_text(enterprise, results)), _summary_card(enterprise, results, person, stamp)]
+    card = _summary_card(enterprise, results, person, stamp)
+    if person.role_enum is Role.ENTERPRISE:  # the web page shows the contact's own 明白卡 in full
+        card = replace(card, url=link_url(ctx.services, ctx.clock, person.id, Purpose.POLICIES))
+    return [Text(_card_text(enterprise, results)), card]
 
 
 @router.card_action("policy:show:")

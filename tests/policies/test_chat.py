@@ -72,6 +72,26 @@ def test_the_card_lists_near_misses_and_asks_only_the_missing_questions(
         assert all(r["version"] == 1 and "inputs" in r for r in answer.results)
 
 
+def test_the_contacts_card_opens_the_full_card_on_the_web_with_every_reason(chat, runtime, standin):
+    from bot import create_app
+
+    chat.text("zhang_wei", "政策")
+    run_jobs(runtime)
+    (card,) = pushed_cards(standin.messages("zhang_wei"))
+    url = card["body"]["template_card"]["card_action"]["url"]
+    assert url.startswith("http://127.0.0.1:8400/h5/policies?t=")
+    page = create_app(runtime=runtime).test_client().get(url.split("127.0.0.1:8400", 1)[1])
+    assert page.status_code == 200 and "示范县鑫源电子有限公司" in page.text
+    assert "高新技术企业认定奖励" in page.text and "营业收入须不低于2000万元" in page.text  # the reasoning
+
+
+def test_an_officials_card_has_no_link_to_the_contacts_page(chat, runtime, standin):
+    chat.text("gxj_wu", "政策 鑫源电子")
+    run_jobs(runtime)
+    (card,) = pushed_cards(standin.messages("gxj_wu"))
+    assert "url" not in card["body"]["template_card"].get("card_action", {})
+
+
 def test_one_policy_is_explained_condition_by_condition_with_sources(chat):
     text = chat.text("zhang_wei", "政策 XKJ-GQ-2026")
     assert "高新技术企业认定奖励" in text
