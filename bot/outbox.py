@@ -120,6 +120,7 @@ class Deliverer:
     wait_for_slot: Callable[[str, int], float]  # SendLimiter.wait_seconds
     wechat: WeChatMPClient | None = None  # the 公众号, for "wx:" recipients; None: none configured
     wechat_template_id: str = ""  # 模板消息 outside the 48-hour window; empty: such rows fail
+    files_dir: Path | None = None  # ZTC_VAR_DIR: where a reply's relative file path lives (web photos)
 
     def deliver(self, outbox_id: int) -> str:
         """Claim, send and record one row; returns what happened (for the job's result)."""
@@ -257,10 +258,21 @@ class Deliverer:
     def _uploaded(self, reply: Reply) -> Reply:
         # Files are uploaded at send time: media ids expire after three days.
         if isinstance(reply, Image) and reply.path and not reply.media_id:
-            return Image(media_id=self.client.upload_media(reply.path, "image"))
+            return Image(media_id=self.client.upload_media(self._local(reply.path), "image"))
         if isinstance(reply, File) and reply.path and not reply.media_id:
-            return File(media_id=self.client.upload_media(reply.path, "file"))
+            return File(media_id=self.client.upload_media(self._local(reply.path), "file"))
         return reply
+
+    def _local(self, path: str) -> Path:
+        """A reply's file: an absolute path as written; a relative one under ZTC_VAR_DIR.
+
+        Handlers keep files they store with a record relative to ZTC_VAR_DIR (a web photo is
+        "h5-photos/….jpg" on its order), so they need no settings and the worker reads its own mount.
+        """
+        local_path = Path(path)
+        if local_path.is_absolute() or self.files_dir is None:
+            return local_path
+        return self.files_dir / local_path
 
     def _finish(self, row: OutboxMessage, **values: Any) -> None:
         with session_scope(self.session_factory) as session:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from redis import Redis, RedisError
 from sqlalchemy import Engine
@@ -26,6 +27,9 @@ from bot.routing import Dispatcher, Router
 from bot.settings import Settings
 from bot.wecom.client import WeComClient
 from bot.wecom.mp_client import WeChatMPClient
+
+if TYPE_CHECKING:
+    from bot.intake import SenderCache
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,13 @@ class Runtime:
         )
 
     @cached_property
+    def senders(self) -> SenderCache:
+        """Who sent recent messages, for routing (bot/intake.py)."""
+        from bot.intake import SenderCache  # the intake builds on the runtime, not the reverse
+
+        return SenderCache()
+
+    @cached_property
     def client(self) -> WeComClient:
         """The WeCom API client (token shared through Redis)."""
         return WeComClient.from_settings(self.settings, self.redis)
@@ -103,6 +114,7 @@ class Runtime:
             wait_for_slot=limiter.wait_seconds,
             wechat=self.wechat_client,
             wechat_template_id=self.settings.wechat_template_id,
+            files_dir=self.settings.var_dir,
         )
 
     @cached_property

@@ -29,9 +29,15 @@ class Purpose(StrEnum):
     FILE = "file"  # 提交诉求 (with photos)
     SIGNOFF = "signoff"  # 评价 (签单) one resolved order
     POLICIES = "policies"  # the full 明白卡, read-only
+    PROFILE = "profile"  # 企业信息: see and correct the enterprise profile
 
 
-PATHS = {Purpose.FILE: "/h5/file", Purpose.SIGNOFF: "/h5/signoff", Purpose.POLICIES: "/h5/policies"}
+PATHS = {
+    Purpose.FILE: "/h5/file",
+    Purpose.SIGNOFF: "/h5/signoff",
+    Purpose.POLICIES: "/h5/policies",
+    Purpose.PROFILE: "/h5/profile",
+}
 
 
 class LinkRefused(Exception):
@@ -43,7 +49,7 @@ class LinkRefused(Exception):
         self.status = status
 
 
-EXPIRED = "链接已过期，请回到企业微信重新获取（发送「诉求」「政策」或「诉求 单号」）。"
+EXPIRED = "链接已过期，请回到企业微信重新获取（发送「诉求」「政策」「企业信息」或「诉求 单号」）。"
 FORGED = "链接无效（可能复制不完整或被改动），请回到企业微信重新获取。"
 WRONG_PAGE = "这个链接不能打开此页面，请回到企业微信重新获取。"
 

@@ -14,7 +14,7 @@ from bot.db import session_scope
 from bot.errors import DomainError, Invalid
 from bot.h5 import forms
 from bot.h5.access import acting, person_for, refusal
-from bot.models import Enterprise
+from bot.models import Enterprise, Person
 from bot.runtime import Runtime
 from bot.weblinks import Link, LinkRefused, Purpose, WebLinks
 from handlers.complaints import closing
@@ -25,7 +25,8 @@ from handlers.complaints.models import MAX_TEXT, RATINGS, URGENCIES
 from handlers.complaints.queries import bound_enterprises
 from handlers.complaints.register import MAX_COMMENT
 from handlers.complaints.rules import rules_from
-from handlers.policies.attributes import questions
+from handlers.policies.attributes import ATTRIBUTES, questions
+from handlers.policies.corrections import FieldErrors, correct, profile_rows
 from handlers.policies.matching import Result, match
 
 bp = Blueprint("h5", __name__, url_prefix="/h5", template_folder="templates", static_folder="static")
@@ -244,3 +245,53 @@ def _policy_view(result: Result) -> dict[str, Any]:
             "head": head, "lines": lines, "benefit": p.benefit, "amount": p.amount_wan, "mode": p.mode,
             "how_to": p.how_to, "deadline": p.deadline, "contact": p.contact, "link": p.link,
             "asks": questions(result.missing)}  # fmt: skip
+
+
+# ---------------------------------------------------------------- 企业信息
+
+
+@bp.get("/profile")
+def profile_form() -> Response:
+    """The contact's enterprise profile: each value with its source and date, each correctable."""
+    link = _link(Purpose.PROFILE)
+    return _page("h5/profile.html", link, **_profile_view(link))
+
+
+def _profile_view(link: Link) -> dict[str, Any]:
+    """The profile as 「企业信息」 shows it in chat, for the link's person's enterprise."""
+    rt = _runtime()
+    with session_scope(rt.session_factory) as session:
+        enterprise = _own_enterprise(session, person_for(session, link))
+        rows = profile_rows(session, enterprise, rt.clock.now())
+        return {"enterprise": enterprise.name, "rows": rows, "errors": {}, "typed": {}}
+
+
+def _own_enterprise(session: Session, person: Person) -> Enterprise:
+    bound = bound_enterprises(session, person)
+    if not bound:
+        raise LinkRefused("您还没有绑定企业。请先在企业微信发送「绑定 统一社会信用代码 姓名」。", 403)
+    return bound[0]  # as the chat's 「企业信息」: the first
+
+
+@bp.post("/profile")
+def profile_submit() -> Response:
+    """Save the corrected values through the chat's own service (audited, re-matched); bad ones refused."""
+    link = _link(Purpose.PROFILE)
+    nonce = _posted(link)
+    typed = {key: request.form.get(key, "") for key in ATTRIBUTES}
+    try:
+        with acting(_runtime(), link, nonce) as ctx:
+            changed = correct(ctx, _own_enterprise(ctx.session, ctx.require_person()), typed)
+    except FieldErrors as exc:  # nothing saved: the form again, as typed, each refusal by its field
+        view = _profile_view(link) | {"errors": exc.errors, "typed": typed}
+        error = f"有{len(exc.errors)}项填写有误，请按提示修改后重新保存（其他项目也未保存）。"
+        return _page("h5/profile.html", link, 400, error=error, **view)
+    except DomainError as exc:
+        raise refusal(exc) from exc
+    done = (
+        f"已更新：{'、'.join(a.label for a in changed)}。政策匹配将按新信息重新计算，"
+        "可在企业微信发送「政策」查看最新的明白卡。"
+        if changed
+        else "没有修改任何项目。"
+    )
+    return _page("h5/profile.html", link, done=done, **_profile_view(link))

@@ -125,7 +125,7 @@ class WorkOrder(Base):
     rating: Mapped[str | None] = mapped_column(String(8))
     rework_count: Mapped[int] = mapped_column(default=0)
     auto_closed: Mapped[bool] = mapped_column(default=False)
-    photos: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # [{media_id, pic_url}]
+    photos: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # chat: media_id; web: file
     # The next 盯单 alarm (handlers.complaints.alarms): indexed, so finding what is due is cheap;
     # a job fires it with a compare-and-set on (alarm_at, alarm_rung), so each is sent once.
     alarm_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

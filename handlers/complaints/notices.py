@@ -51,8 +51,19 @@ def _is_enterprise(person: Person) -> bool:
 
 
 def _with_photos(order: WorkOrder, card: Reply) -> list[Reply]:
-    # Photos the enterprise sent go along with the card (media ids stay valid for 3 days).
-    return [card, *(Image(media_id=p["media_id"]) for p in order.photos if p.get("media_id"))]
+    """The card, then the photos the enterprise sent with the order."""
+    # Chat photos by media id (valid 3 days); web photos by their file, relative to ZTC_VAR_DIR,
+    # uploaded by the outbox when the notice is sent (so a fresh media id each time).
+    photos = [_photo(p) for p in order.photos]
+    return [card, *(p for p in photos if p is not None)]
+
+
+def _photo(photo: dict[str, str]) -> Image | None:
+    if photo.get("media_id"):
+        return Image(media_id=photo["media_id"])
+    if photo.get("file"):
+        return Image(path=photo["file"])
+    return None
 
 
 def _dispatched(order: WorkOrder, event: OrderEvent, person: Person, now: datetime) -> list[Reply]:

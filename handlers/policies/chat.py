@@ -21,6 +21,7 @@ from handlers.inspections.service import find_enterprises
 from handlers.policies import pushes
 from handlers.policies.attributes import ATTRIBUTES, find_attribute, questions
 from handlers.policies.conditions import Outcome
+from handlers.policies.corrections import profile_rows, record_value, rematch_later
 from handlers.policies.matching import Result, match
 from handlers.policies.models import Policy, PolicyAnswer, ProfileSource
 from handlers.policies.profile import profile_of, set_value
@@ -304,11 +305,8 @@ def profile(ctx: Context, args: str) -> HandlerResult:
         labels = "、".join(a.label for a in ATTRIBUTES.values())
         raise Invalid(f"「{name}」不是企业信息项目，可填写：{labels}。")
     source = ProfileSource.ENTERPRISE if person.role_enum is Role.ENTERPRISE else ProfileSource.OFFICIAL
-    value = set_value(
-        ctx.session, enterprise, attribute.key, raw, source=source.value, by=person, now=ctx.now
-    )
-    ctx.audit("profile.set", "enterprise", enterprise.uscc, attribute=attribute.key, source=source.value)
-    _rematch_later(ctx, enterprise.id)
+    value = record_value(ctx, enterprise, attribute, raw, source)
+    rematch_later(ctx, enterprise.id)
     shown = attribute.show(value.value)
     return Text(f"已更新{enterprise.name}的{attribute.label}：{shown}。发送「政策」查看最新的明白卡。")
 
@@ -366,26 +364,19 @@ def _finish_filling(ctx: Context, enterprise_id: int, changed: bool) -> Text:
     if not changed:
         return Text("已结束，未作修改。")
     ctx.audit("profile.fill_in", "enterprise", enterprise_id)
-    _rematch_later(ctx, enterprise_id)
+    rematch_later(ctx, enterprise_id)
     return Text("谢谢，企业信息已更新。发送「政策」查看最新的明白卡。")
 
 
-def _rematch_later(ctx: Context, enterprise_id: int) -> None:
-    """免申即享: a changed profile may qualify for something new (the job runs after this commits)."""
-    job_id = f"policy-rematch-{enterprise_id}-{int(ctx.now.timestamp())}"
-    ctx.schedule("jobs.policies.rematch", ctx.now, enterprise_id, job_id=job_id)
-
-
 def _profile_text(ctx: Context, enterprise: Enterprise) -> str:
-    facts = profile_of(ctx.session, enterprise.id, ctx.now)
     lines = [f"【{enterprise.name} · 企业信息】"]
-    for attribute in ATTRIBUTES.values():
-        fact = facts.get(attribute.key)
-        if fact is None or fact.value is None:
-            lines.append(f"· {attribute.label}：未登记")
-        else:
-            lines.append(f"· {attribute.label}：{attribute.show(fact.value)}（{fact.provenance()}）")
+    for row in profile_rows(ctx.session, enterprise, ctx.now):
+        shown = "未登记" if row.shown is None else f"{row.shown}（{row.provenance}）"
+        lines.append(f"· {row.attribute.label}：{shown}")
     lines.append("补充或更正请发送「企业信息 项目 值」，如「企业信息 从业人数 120」。")
+    person = ctx.require_person()
+    if person.role_enum is Role.ENTERPRISE:  # the contact's own profile, one field per attribute
+        lines.append(f"在网页上查看和修改：{link_url(ctx.services, ctx.clock, person.id, Purpose.PROFILE)}")
     return "\n".join(lines)
 
 
