@@ -25,7 +25,7 @@ from bot.conversation import Conversation, Held
 from bot.db import session_scope
 from bot.errors import DomainError, Invalid
 from bot.messages import Channel, Inbound
-from bot.models import InboundMessage, InboundStatus, Person
+from bot.models import InboundMessage, InboundStatus, Person, Role
 from bot.outbox import OutboxWriter
 from bot.replies import (
     BotAnswer,
@@ -68,6 +68,51 @@ class Received:
     replies: list[Reply]
 
 
+@dataclass(frozen=True)
+class Sender:
+    """Who sent a message, as routing needs it: the person's id and role (no ORM object, no session)."""
+
+    id: int
+    role: str
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+class SenderCache:
+    """userid → Sender, per process, for a few seconds: a hint for routing, re-checked where it matters.
+
+    Looking the sender up was a quarter of the web's CPU for a callback (bench/README.md
+    "webhook"), though roles change rarely. A slow command is routed on the hint and handed to a
+    worker, which looks the sender up afresh and routes again; a fast one (and a refusal) loads
+    the person anyway and routes again if the role differs. Only people found are kept: someone
+    who has just been registered is never told he is unknown.
+    """
+
+    def __init__(self, seconds: float = 5.0, size: int = 10_000) -> None:
+        self.seconds, self.size = seconds, size
+        self._found: dict[str, tuple[float, Sender]] = {}
+
+    def get(self, user_id: str) -> Sender | None:
+        """The sender seen in the last few seconds, if any."""
+        entry = self._found.get(user_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def remember(self, user_id: str, person: Person | None) -> Sender | None:
+        """Keep (and return) the sender of a person just loaded; None for nobody."""
+        if person is None:
+            self._found.pop(user_id, None)
+            return None
+        if len(self._found) >= self.size:
+            self._found.clear()  # a burst of new senders: start again rather than grow
+        sender = Sender(person.id, person.role)
+        self._found[user_id] = (time.monotonic() + self.seconds, sender)
+        return sender
+
+
 def find_person(session: Session, user_id: str) -> Person | None:
     """The active person with this WeCom userid, if any."""
     # The department comes in the same query: most staff commands show or check it.
@@ -77,6 +122,10 @@ def find_person(session: Session, user_id: str) -> Person | None:
         .where(Person.wecom_userid == user_id, Person.active.is_(True))
     )
     return session.scalar(query)
+
+
+# Built once: building a statement with .values() costs about as much as running it.
+_INSERT_INBOUND = insert(InboundMessage).returning(InboundMessage.id)
 
 
 class _AlreadyStored(Exception):
@@ -128,11 +177,25 @@ class Intake:
         """One transaction: insert (a retry collides on the dedup key), route, run the fast handler."""
         with session_scope(self.rt.session_factory) as session:
             inbound_id = self._insert(session, inbound)
-            person = find_person(session, inbound.user_id)
-            route = None if refusal else self.rt.dispatcher.resolve(inbound, person, conversation.state)
+            senders = self.rt.senders
+            person, looked_up = None, False
+            sender = senders.get(inbound.user_id)
+            if sender is None:
+                person, looked_up = find_person(session, inbound.user_id), True
+                sender = senders.remember(inbound.user_id, person)
+            route = None if refusal else self.rt.dispatcher.resolve(inbound, sender, conversation.state)
             if route is not None and route.slow:
-                handled = None
+                handled = None  # the worker looks the sender up again and routes on that
             else:
+                if not looked_up:  # the handler acts as the person as stored now
+                    person = find_person(session, inbound.user_id)
+                    if _role(person) != _role(sender):
+                        senders.remember(inbound.user_id, person)
+                        route = (
+                            None
+                            if refusal
+                            else self.rt.dispatcher.resolve(inbound, person, conversation.state)
+                        )
                 ctx = self._context(session, inbound, conversation, person)
                 handled = self._answer(ctx, route, refusal, started)
                 self._mark_handled(session, inbound_id, handled.answer_now)
@@ -145,9 +208,8 @@ class Intake:
     def _insert(self, session: Session, inbound: Inbound) -> int:
         """Insert the message in this transaction, its id; _AlreadyStored when it was stored before."""
         # Core, not the unit of work: this runs for every callback and the row is never read back.
-        statement = insert(InboundMessage).values(self._values(inbound)).returning(InboundMessage.id)
         try:
-            return int(session.connection().execute(statement).scalar_one())
+            return int(session.connection().execute(_INSERT_INBOUND, self._values(inbound)).scalar_one())
         except IntegrityError as exc:
             raise _AlreadyStored from exc
 
@@ -340,6 +402,10 @@ def _queue_bot_answer(outbox: OutboxWriter, inbound: Inbound, content: str) -> N
     # The recipient column is shown by `ztc outbox failed`: name the chat, never the url.
     recipient = f"response_url:{inbound.chat_id or inbound.user_id}"[:128]
     outbox.add(recipient, answer, key=key)
+
+
+def _role(sender: Sender | Person | None) -> str | None:
+    return None if sender is None else sender.role
 
 
 def _refuse(ctx: Context, exc: DomainError) -> list[Reply]:

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.audit import record
 from bot.errors import NotAllowed
@@ -213,6 +213,13 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
 
 
+class HasRole(Protocol):
+    """What routing needs of a sender: a Person, or the intake's cached Sender."""
+
+    @property
+    def role_enum(self) -> Role: ...
+
+
 class Dispatcher:
     """Picks the handler for an Inbound from all mounted routers, and checks the sender's role."""
 
@@ -246,7 +253,7 @@ class Dispatcher:
             seen.setdefault(cmd.name, cmd)
         return list(seen.values())
 
-    def resolve(self, inbound: Inbound, person: Person | None, state: str | None) -> Route:
+    def resolve(self, inbound: Inbound, person: HasRole | None, state: str | None) -> Route:
         """The route for this inbound; refusals and help are routes too, never exceptions."""
         if inbound.kind is Kind.TEXT:
             return self._resolve_text(normalise(inbound.text), person, state)
@@ -261,7 +268,7 @@ class Dispatcher:
             "unsupported", Text("暂时只能处理文字消息和卡片按钮，请发送文字。发送「帮助」查看可用命令。")
         )
 
-    def _resolve_text(self, text: str, person: Person | None, state: str | None) -> Route:
+    def _resolve_text(self, text: str, person: HasRole | None, state: str | None) -> Route:
         if not text:
             return _reply_route("empty", Text("您发送的内容是空的。发送「帮助」查看可用命令。"))
         if text.lower() in CANCEL_WORDS:
@@ -279,7 +286,7 @@ class Dispatcher:
             return _reply_route(f"refused:{cmd.name}", Text(refusal))
         return Route(f"cmd:{cmd.name}", _with_arg(cmd.func, args), cmd.slow)
 
-    def _resolve_click(self, key: str, person: Person | None) -> Route:
+    def _resolve_click(self, key: str, person: HasRole | None) -> Route:
         for action in self._actions:
             if key.startswith(action.prefix):
                 refusal = self._refusal(action.roles, False, person)
@@ -290,7 +297,7 @@ class Dispatcher:
         return _reply_route("card:unknown", Text("这张卡片已失效，请发送「帮助」查看可用命令。"))
 
     @staticmethod
-    def _refusal(roles: frozenset[Role], public: bool, person: Person | None) -> str | None:
+    def _refusal(roles: frozenset[Role], public: bool, person: HasRole | None) -> str | None:
         if person is None:
             return None if public else WHO_ARE_YOU
         if person.role_enum in roles:
