@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import deadlines, digest, imports, policy_matching, webhook
+from bench import deadlines, digest, fanout, imports, policy_matching, webhook
 
-BENCHMARKS = (policy_matching, digest, deadlines, imports, webhook)
+BENCHMARKS = (policy_matching, digest, deadlines, imports, webhook, fanout)
 
 
 def main() -> int:

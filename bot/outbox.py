@@ -12,22 +12,32 @@ That check compares content, not rows: a second, distinct row with the same word
 person inside the window (a leader asking 排名 twice, the 日报 asked for after the morning push)
 would be dropped too. Such a row's text is sent with a note naming the earlier message
 (`_distinct`), so it differs from that one while its own retries stay identical to it.
+
+The worker's own bookkeeping (the claim, "sent") commits without waiting for the disk
+(PostgreSQL's synchronous_commit off, in the workers' own pool: bookkeeping_engine): a durable commit
+waited ~5 ms for the disk on the benchmark machine, twice per message, more than the rest of a
+delivery (bench/fanout.py). Other sessions still see each commit at once, so the claim excludes
+as before; only a database crash can forget the last fraction of a second of it, and a forgotten
+claim or "sent" is the killed-worker case above: swept, sent again, dropped by the platform.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, local
-from bot.db import session_scope
+from bot.db import UTCDateTime, make_engine
 from bot.models import InboundMessage, OutboxMessage, OutboxStatus
 from bot.replies import (
     BotAnswer,
@@ -79,15 +89,21 @@ class OutboxWriter:
         self.clock = clock
         self.channel = channel
         self.rows: list[OutboxMessage] = []
+        self._keys = _session_keys(session)
 
     def add(self, recipient: str, reply: Reply, *, key: str, not_before: datetime | None = None) -> None:
-        """Queue one message to one recipient, once per idempotency key."""
+        """Queue one message to one recipient, once per idempotency key.
+
+        A key already added in this session is skipped here; one already in the database (the same
+        cause ran before: a retried job) is dropped when the session flushes, with the other new
+        rows' keys in one query per KEYS_PER_QUERY, not one query per message.
+        """
         if isinstance(reply, GroupText | GroupImage):
             recipient = f"group:{reply.webhook_key}"
         _check_renders(reply, recipient)
-        exists = self.session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
-        if exists is not None:
-            return  # the same cause ran before (a retried job): the message is already queued
+        earlier = self._keys.added.get(key)
+        if earlier is not None and (earlier is _STORED or earlier in self.session):
+            return
         now = self.clock.now()
         row = OutboxMessage(
             idempotency_key=key,
@@ -99,13 +115,73 @@ class OutboxWriter:
             not_before=not_before or now,
             created_at=now,
         )
+        self._keys.added[key] = row
+        self._keys.unchecked.append(row)
         self.session.add(row)
         self.rows.append(row)
 
     def scheduled(self) -> list[tuple[int, datetime]]:
-        """(id, not_before) of the rows added, after the session flushed them."""
+        """(id, not_before) of the rows added and flushed (those whose key was already stored left out)."""
         self.session.flush()
-        return [(row.id, row.not_before) for row in self.rows]
+        return [(row.id, row.not_before) for row in self.rows if row in self.session]
+
+
+KEYS_PER_QUERY = 500  # idempotency keys looked up at once (well inside every driver's parameter limit)
+_STORED = object()  # a key found in the database when its row was about to be added
+
+
+@dataclass
+class _SessionKeys:
+    """The outbox rows one session added, by key, and those not yet checked against the table."""
+
+    added: dict[str, Any] = field(default_factory=dict)  # key → its row, or _STORED
+    unchecked: list[OutboxMessage] = field(default_factory=list)
+
+
+def _session_keys(session: Session) -> _SessionKeys:
+    """This session's outbox keys, with the flush hook that drops rows whose key is stored already."""
+    keys: _SessionKeys | None = session.info.get("outbox_keys")
+    if keys is None:
+        keys = session.info["outbox_keys"] = _SessionKeys()
+        event.listen(session, "before_flush", _drop_stored_keys)
+    return keys
+
+
+def _drop_stored_keys(session: Session, _context: Any, _instances: Any) -> None:
+    """Before a flush: rows added since the last one whose key the table already holds are not inserted."""
+    keys: _SessionKeys = session.info["outbox_keys"]
+    new = session.new  # built on each access: once, not once per row
+    pending = [row for row in keys.unchecked if row in new]
+    keys.unchecked = []
+    if not pending:
+        return
+    with session.no_autoflush:
+        stored = _stored_keys(session, (row.idempotency_key for row in pending))
+    for row in pending:
+        if row.idempotency_key in stored:
+            session.expunge(row)
+            keys.added[row.idempotency_key] = _STORED
+
+
+def _stored_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of these idempotency keys the outbox table holds."""
+    wanted, found = list(keys), set[str]()
+    for start in range(0, len(wanted), KEYS_PER_QUERY):
+        chunk = wanted[start : start + KEYS_PER_QUERY]
+        query = select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(chunk))
+        found.update(session.scalars(query))
+    return found
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this worker holds the lease of: what sending, the duplicate note and recording need."""
+
+    id: int
+    recipient: str
+    payload: dict[str, Any]
+    attempts: int  # this attempt included
+    created_at: datetime
 
 
 @dataclass
@@ -124,53 +200,71 @@ class Deliverer:
 
     def deliver(self, outbox_id: int) -> str:
         """Claim, send and record one row; returns what happened (for the job's result)."""
-        row = self._claim(outbox_id)
-        if row is None:
-            return "skipped"
+        try:
+            return self._deliver_once(outbox_id)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # The database restarted since this pooled connection was last used, and the pool is
+            # renewed: once more (this replaces a pre-ping). Lost at the claim, nothing was sent;
+            # lost later, the row is leased, the new claim skips it and the sweeper takes over.
+            log.info("outbox %s: database connection lost, trying once more", outbox_id)
+            return self._deliver_once(outbox_id)
+
+    def _deliver_once(self, outbox_id: int) -> str:
+        with self._connection() as conn:
+            row = self._claim(conn, outbox_id)
+            if row is None:
+                return "skipped"
+            return self._deliver(conn, row)
+
+    def _deliver(self, conn: Connection, row: Claimed) -> str:
         wait = self.wait_for_slot(row.recipient, int(self.clock.now().timestamp() * 1000))
         if wait:
             # Our own limit is not a failed attempt: give the attempt back.
             return self._defer(
-                row, timedelta(seconds=wait), "rate limit: waiting for a send slot", attempts=row.attempts - 1
+                conn,
+                row,
+                timedelta(seconds=wait),
+                "rate limit: waiting for a send slot",
+                attempts=row.attempts - 1,
             )
         try:
             result = self._send(row)
         except RateLimited as exc:
-            return self._defer(row, _backoff(row.attempts), f"rate limited: {exc}")
+            return self._defer(conn, row, _backoff(row.attempts), f"rate limited: {exc}")
         except (Transient, TokenInvalid) as exc:
             if row.attempts >= MAX_ATTEMPTS:
-                return self._fail(row, f"gave up after {row.attempts} attempts: {exc}")
-            return self._defer(row, _backoff(row.attempts), f"transient: {exc}")
+                return self._fail(conn, row, f"gave up after {row.attempts} attempts: {exc}")
+            return self._defer(conn, row, _backoff(row.attempts), f"transient: {exc}")
         except Permanent as exc:
             if exc.errcode == ALL_RECIPIENTS_INVALID:
-                return self._fail(row, f"permanent: {exc}", invalid_users=row.recipient.lower())
-            return self._fail(row, f"permanent: {exc}")
+                return self._fail(conn, row, f"permanent: {exc}", invalid_users=row.recipient.lower())
+            return self._fail(conn, row, f"permanent: {exc}")
         except Exception as exc:
             # Not WeCom's fault (a missing file, a bug): retry a few times, then dead-letter it,
             # so one bad row never loops forever between the sweeper and the worker.
             log.exception("outbox %s: unexpected error while sending", row.id)
             if row.attempts >= MAX_ATTEMPTS:
-                return self._fail(row, f"error: {exc!r}")
-            return self._defer(row, _backoff(row.attempts), f"error: {exc!r}")
-        return self._mark_sent(row, result)
+                return self._fail(conn, row, f"error: {exc!r}")
+            return self._defer(conn, row, _backoff(row.attempts), f"error: {exc!r}")
+        return self._mark_sent(conn, row, result)
 
-    def _claim(self, outbox_id: int) -> OutboxMessage | None:
+    def _connection(self) -> Connection:
+        """One connection for a whole delivery, from the bookkeeping pool (see bookkeeping_engine).
+
+        Idle during the HTTP call, it holds no transaction open.
+        """
+        engine: Engine = self.session_factory.kw["bind"]
+        return bookkeeping_engine(engine).connect()
+
+    def _claim(self, conn: Connection, outbox_id: int) -> Claimed | None:
         now = self.clock.now()
-        with session_scope(self.session_factory) as session:
-            claimed = session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == outbox_id, OutboxMessage.not_before <= now, _claimable(now))
-                .values(
-                    status=OutboxStatus.SENDING.value,
-                    attempts=OutboxMessage.attempts + 1,
-                    lease_until=now + LEASE,
-                )
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            return session.get(OutboxMessage, outbox_id)
+        params = {"claim_id": outbox_id, "claim_now": now, "claim_lease": now + LEASE}
+        claimed = conn.execute(_CLAIM, params).one_or_none()
+        return None if claimed is None else Claimed(*claimed)
 
-    def _send(self, row: OutboxMessage) -> SendResult:
+    def _send(self, row: Claimed) -> SendResult:
         reply = reply_from_dict(row.payload)
         openid = openid_of(row.recipient)
         if openid is not None:  # a 公众号 follower: never WeCom's message/send
@@ -189,7 +283,7 @@ class Deliverer:
         reply = self._distinct(row, self._uploaded(reply))
         return self.client.send_message(render_app_message(reply, row.recipient, self.agent_id))
 
-    def _send_bot_answer(self, row: OutboxMessage, answer: BotAnswer) -> SendResult:
+    def _send_bot_answer(self, row: Claimed, answer: BotAnswer) -> SendResult:
         """Post to the message's response_url; once it has expired, to the person's 1:1 app chat."""
         if self.clock.now().timestamp() >= answer.expires_at:
             # A late answer (Redis was down, retries ran long) still reaches the person who asked.
@@ -200,7 +294,7 @@ class Deliverer:
         raw = self.client.post_response_url(answer.response_url, render_bot_answer(answer))
         return SendResult(msgid=None, invalid_users=[], raw=raw)
 
-    def _send_wechat(self, row: OutboxMessage, openid: str, reply: Reply) -> SendResult:
+    def _send_wechat(self, row: Claimed, openid: str, reply: Reply) -> SendResult:
         """客服消息 within 48 h of the follower's last message, else 模板消息; cards go as text."""
         if self.wechat is None:
             raise Permanent(None, "no WeChat official account configured (WECHAT_APP_ID, WECHAT_SECRET)")
@@ -224,7 +318,7 @@ class Deliverer:
         with self.session_factory() as session:
             return session.scalar(query)
 
-    def _distinct(self, row: OutboxMessage, reply: Reply) -> Reply:
+    def _distinct(self, row: Claimed, reply: Reply) -> Reply:
         """The text, with a note if an earlier row told this person the same within the check window.
 
         Decided from rows written before this one, which do not change: every attempt of a row
@@ -239,7 +333,7 @@ class Deliverer:
         note = f"（与 {local(earlier):%H:%M:%S} 的消息内容相同）"
         return type(reply)(f"{reply.content}\n{note}")
 
-    def _same_words_before(self, row: OutboxMessage) -> datetime | None:
+    def _same_words_before(self, row: Claimed) -> datetime | None:
         """When the latest earlier row with this row's words was written for its recipient, if recent."""
         words = _app_words(row.payload)
         since = row.created_at - timedelta(seconds=DUPLICATE_CHECK_SECONDS)
@@ -274,31 +368,31 @@ class Deliverer:
             return local_path
         return self.files_dir / local_path
 
-    def _finish(self, row: OutboxMessage, **values: Any) -> None:
-        with session_scope(self.session_factory) as session:
-            session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(lease_until=None, **values)
-            )
+    def _finish(self, conn: Connection, row: Claimed, **values: Any) -> None:
+        conn.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row.id).values(lease_until=None, **values)
+        )
 
-    def _mark_sent(self, row: OutboxMessage, result: SendResult) -> str:
+    def _mark_sent(self, conn: Connection, row: Claimed, result: SendResult) -> str:
         invalid = [u for u in result.invalid_users if u.lower() == row.recipient.lower()]
         if invalid:
             # WeCom answered 200 but did not deliver: the recipient left or was never licensed.
-            return self._fail(row, "invaliduser: recipient unknown to WeCom", invalid_users="|".join(invalid))
-        self._finish(
-            row, status=OutboxStatus.SENT.value, sent_at=self.clock.now(), platform_msgid=result.msgid
-        )
+            reason = "invaliduser: recipient unknown to WeCom"
+            return self._fail(conn, row, reason, invalid_users="|".join(invalid))
+        conn.execute(_MARK_SENT, {"row_id": row.id, "when_sent": self.clock.now(), "msgid": result.msgid})
         return "sent"
 
-    def _defer(self, row: OutboxMessage, wait: timedelta, reason: str, **values: Any) -> str:
+    def _defer(self, conn: Connection, row: Claimed, wait: timedelta, reason: str, **values: Any) -> str:
         when = self.clock.now() + wait
-        self._finish(row, status=OutboxStatus.PENDING.value, not_before=when, last_error=reason, **values)
+        self._finish(
+            conn, row, status=OutboxStatus.PENDING.value, not_before=when, last_error=reason, **values
+        )
         self.enqueue(row.id, f"t{int(when.timestamp() * 1000)}", when)
         log.info("outbox %s deferred %.0fs: %s", row.id, wait.total_seconds(), reason)
         return "deferred"
 
-    def _fail(self, row: OutboxMessage, reason: str, **values: Any) -> str:
-        self._finish(row, status=OutboxStatus.FAILED.value, last_error=reason, **values)
+    def _fail(self, conn: Connection, row: Claimed, reason: str, **values: Any) -> str:
+        self._finish(conn, row, status=OutboxStatus.FAILED.value, last_error=reason, **values)
         log.warning("outbox %s failed: %s", row.id, reason)
         return "failed"
 
@@ -329,11 +423,99 @@ def _check_renders(reply: Reply, recipient: str) -> None:
         render_group_message(reply)
 
 
-def _claimable(now: datetime) -> Any:
+_BOOKKEEPING: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def bookkeeping_engine(engine: Engine) -> Engine:
+    """The workers' pool for claims and "sent": autocommit, commits not waiting for the disk.
+
+    Each statement of a delivery is a transaction by itself (the claim is one conditional UPDATE),
+    so autocommit spares a BEGIN and a COMMIT round trip each; the pool is the workers' own, so
+    its sessions can skip the disk flush (the module's docstring says why that is safe) while the
+    handlers' transactions, on `engine`, stay durable. No pre-ping: the claim comes first and
+    finds a dead connection before anything is sent (Deliverer.deliver then tries once more).
+    One per `engine` and process.
+    """
+    found = _BOOKKEEPING.get(engine)
+    if found is None:
+        found = _BOOKKEEPING[engine] = _new_bookkeeping_engine(engine)
+        own, pid = weakref.ref(found), os.getpid()
+        # Disposed with `engine`; a forked work horse must not close (or share) its parent's
+        # connections, as jobs/worker.py does for `engine`.
+        event.listen(engine, "engine_disposed", lambda _engine: _dispose(own(), close=os.getpid() == pid))
+        os.register_at_fork(after_in_child=lambda: _dispose(own(), close=False))
+    return found
+
+
+def _new_bookkeeping_engine(engine: Engine) -> Engine:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):  # one database per connection: share the caller's
+            return engine.execution_options(isolation_level="AUTOCOMMIT")
+        sqlite = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+        event.listen(sqlite, "connect", _run("PRAGMA synchronous = NORMAL"))  # WAL: no sync per commit
+        return sqlite
+    own = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=4)
+    if url.get_backend_name() == "postgresql":
+        event.listen(own, "connect", _run("SET synchronous_commit = off"))
+    return own
+
+
+def _run(statement: str) -> Callable[[Any, Any], None]:
+    """A pool "connect" listener running `statement` on each new connection."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+        dbapi_connection.commit()  # a session setting: kept after the commit, whatever the mode
+
+    return on_connect
+
+
+def _dispose(engine: Engine | None, *, close: bool) -> None:
+    if engine is not None:
+        engine.dispose(close=close)
+
+
+def _claimable(now: Any) -> Any:
+    """Pending, or sending with its lease run out (the worker died); `now` a moment or a bound parameter."""
     return or_(
         OutboxMessage.status == OutboxStatus.PENDING.value,
         (OutboxMessage.status == OutboxStatus.SENDING.value) & (OutboxMessage.lease_until < now),
     )
+
+
+# Built once: a worker runs these for every message, and building a statement costs as much as
+# running it. pending → sending with a lease, only if still claimable: two jobs for one row
+# cannot both get it back.
+_NOW = bindparam("claim_now", type_=UTCDateTime)
+_CLAIM = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id == bindparam("claim_id"), OutboxMessage.not_before <= _NOW, _claimable(_NOW))
+    .values(
+        status=OutboxStatus.SENDING.value,
+        attempts=OutboxMessage.attempts + 1,
+        lease_until=bindparam("claim_lease"),
+    )
+    .returning(
+        OutboxMessage.id,
+        OutboxMessage.recipient,
+        OutboxMessage.payload,
+        OutboxMessage.attempts,
+        OutboxMessage.created_at,
+    )
+)
+_MARK_SENT = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id == bindparam("row_id"))
+    .values(
+        status=OutboxStatus.SENT.value,
+        sent_at=bindparam("when_sent"),
+        platform_msgid=bindparam("msgid"),
+        lease_until=None,
+    )
+)
 
 
 def _backoff(attempts: int) -> timedelta:

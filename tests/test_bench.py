@@ -67,3 +67,17 @@ def test_imports_benchmark_imports_every_row_with_its_audit_row(capsys: pytest.C
     for row in (imports.CSV_ROW, imports.XLSX_ROW):
         assert next(line for line in lines if line.startswith(row)).split()[-1] in ("PASS", "FAIL")
     assert status == (1 if any(line.endswith("FAIL") for line in lines) else 0)
+
+
+def test_fanout_benchmark_delivers_every_row_once_within_limits(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import fanout
+
+    status = fanout.main(["--messages", "120", "--rounds", "1", "--no-limits"])  # SQLite, embedded Redis
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("fan-out: 120 messages, 2 worker processes each; sqlite, embedded redis")
+    assert any(line.startswith("workload per round") and "120 rows" in line for line in lines)
+    ratio = next(line for line in lines if line.startswith(fanout.RATIO_ROW))
+    assert ratio.split()[-1] in ("PASS", "FAIL")  # a result row, whatever the machine's speed
+    for row in (fanout.ONCE_ROW, fanout.MEMBER_ROW, fanout.ROBOT_ROW):  # the real workers, the stand-in's log
+        assert next(line for line in lines if line.startswith(row)).endswith("PASS")
+    assert status == (1 if any(line.endswith("FAIL") for line in lines) else 0)

@@ -12,11 +12,19 @@ from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 
 from bot.db import session_scope
 from bot.models import OutboxMessage, OutboxStatus
-from bot.outbox import LEASE, MAX_ATTEMPTS, SWEEP_GRACE, OutboxWriter, failed_rows, requeue_failed
+from bot.outbox import (
+    KEYS_PER_QUERY,
+    LEASE,
+    MAX_ATTEMPTS,
+    SWEEP_GRACE,
+    OutboxWriter,
+    failed_rows,
+    requeue_failed,
+)
 from bot.queues import CLIENT_OPTIONS
 from bot.replies import Image, Reply, Text
 from bot.runtime import Runtime
@@ -276,7 +284,8 @@ def test_the_per_member_limit_does_not_hold_back_other_people(limited, standin):
 def test_a_worker_killed_after_sending_is_resent_and_the_platform_drops_the_repeat(runtime, standin):
     outbox_id = add_text(runtime, "只应看到一次")
     runtime.redis.flushdb()  # its job is lost with the worker
-    claimed = runtime.deliverer._claim(outbox_id)
+    with runtime.deliverer._connection() as conn:
+        claimed = runtime.deliverer._claim(conn, outbox_id)
     assert claimed is not None
     runtime.deliverer._send(claimed)  # the send reached WeCom; then the worker died
     assert row(runtime, outbox_id).status == OutboxStatus.SENDING
@@ -320,7 +329,8 @@ def test_a_repeated_message_resent_after_a_killed_worker_is_still_dropped_once(r
     runtime.clock.advance(minutes=5)
     outbox_id = add_text(runtime, "本周无新增诉求", key="second")
     runtime.redis.flushdb()  # its job is lost with the worker
-    claimed = runtime.deliverer._claim(outbox_id)
+    with runtime.deliverer._connection() as conn:
+        claimed = runtime.deliverer._claim(conn, outbox_id)
     assert claimed is not None
     runtime.deliverer._send(claimed)  # reached WeCom, with its note; then the worker died
     runtime.clock.advance(seconds=LEASE.total_seconds() + 1)
@@ -378,3 +388,72 @@ def test_a_card_breaking_wecoms_limits_is_refused_when_written_not_when_sent(run
     card = TemplateCard("button_interaction", "太多按钮", task_id="t-7", buttons=seven)
     with session_factory() as s, pytest.raises(ValueError, match="6"):
         OutboxWriter(s, runtime.clock).add(USER, card, key="card:7")
+
+
+# ---------------------------------------------------------------- a job's worth of messages
+
+
+def key_lookups(engine: Engine, action) -> int:
+    """How many SELECTs of idempotency keys `action()` sent."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "idempotency_key" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(seen)
+
+
+def weekly_prompts(officials: int) -> list[tuple[str, Reply, str]]:
+    return [(f"official_{n}", Text("请报送本周进展"), f"weekly:{n}") for n in range(officials)]
+
+
+def test_a_big_job_looks_its_keys_up_in_a_few_queries_and_skips_those_queued_before(runtime, engine):
+    add_messages(runtime, *weekly_prompts(200))  # an earlier run of the job queued these
+    written: list[int] = []
+    lookups = key_lookups(engine, lambda: written.extend(add_messages(runtime, *weekly_prompts(1200))))
+    assert lookups == -(-1200 // KEYS_PER_QUERY)  # 3, not one per message
+    assert len(written) == 1000 and outbox_count(runtime) == 1200
+
+
+def test_a_message_rolled_back_with_its_savepoint_can_be_written_again(runtime, standin):
+    with session_scope(runtime.session_factory) as session:
+        writer = OutboxWriter(session, runtime.clock)
+        with pytest.raises(RuntimeError), session.begin_nested():
+            writer.add(USER, Text("第一次"), key="nested:1")
+            session.flush()
+            raise RuntimeError("this step failed and its savepoint was rolled back")
+        writer.add(USER, Text("第二次"), key="nested:1")
+        rows = writer.scheduled()
+    runtime.enqueue_rows(rows)
+    run_jobs(runtime)
+    assert texts_to(standin) == ["第二次"]
+
+
+# How each backend says whether a commit waits for the disk: (query, relaxed, durable).
+DURABILITY = {"postgresql": ("SHOW synchronous_commit", "off", "on"), "sqlite": ("PRAGMA synchronous", 1, 2)}
+
+
+def test_only_the_workers_own_bookkeeping_skips_waiting_for_the_disk(runtime):
+    query, relaxed, durable = DURABILITY[runtime.engine.dialect.name]
+    with runtime.deliverer._connection() as conn:  # claims and "sent" marks
+        assert conn.exec_driver_sql(query).scalar() == relaxed
+    with runtime.engine.connect() as conn:  # what handlers and jobs write
+        assert conn.exec_driver_sql(query).scalar() == durable
+
+
+def test_a_restarted_database_costs_no_message(runtime, standin):
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL server process to end")
+    outbox_id = add_text(runtime, "数据库重启后照常送达")
+    with runtime.deliverer._connection() as conn:  # the worker's pooled connection…
+        backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with runtime.engine.connect() as admin:  # …whose server process goes away, as in a restart
+        admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+    assert outbox_jobs.deliver(outbox_id) == "sent"
+    assert texts_to(standin) == ["数据库重启后照常送达"]
