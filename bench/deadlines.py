@@ -64,9 +64,9 @@ from sqlalchemy import Connection, Engine, event, func, insert, inspect, select,
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.common import Report, Row, backend_options, finish, parser_for, positive
 from bench.digest import DEPARTMENTS, RESULTS, _number
 from bench.digest import REQUESTS as DESCRIPTIONS
-from bench.policy_matching import Report, Row, _positive
 from bot.clock import SystemClock, as_utc
 from bot.db import Base, make_engine, make_session_factory, session_scope
 from bot.embedded_redis import socket_url, start_embedded_redis, stop_embedded_redis
@@ -807,36 +807,25 @@ def _sizes(raw: str) -> list[int]:
 
 
 def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.deadlines", description=(__doc__ or "").split("\n")[0]
-    )
+    parser = parser_for("bench.deadlines", __doc__)
     parser.add_argument(
         "--sizes", type=_sizes, default=[10_000, 1_000_000], help="orders, e.g. 10000,1000000"
     )
-    parser.add_argument("--due", type=_positive, default=50, help="alarms due whose job was lost")
-    parser.add_argument("--page", type=_positive, default=500, help="the sweep's page (due_alarms' limit)")
-    parser.add_argument("--rounds", type=_positive, default=7)
-    parser.add_argument("--repeat", type=_positive, default=20, help="calls per timed batch")
-    parser.add_argument("--alarms", type=_positive, default=20, help="reminders fired by the worker")
+    parser.add_argument("--due", type=positive, default=50, help="alarms due whose job was lost")
+    parser.add_argument("--page", type=positive, default=500, help="the sweep's page (due_alarms' limit)")
+    parser.add_argument("--rounds", type=positive, default=7)
+    parser.add_argument("--repeat", type=positive, default=20, help="calls per timed batch")
+    parser.add_argument("--alarms", type=positive, default=20, help="reminders fired by the worker")
     parser.add_argument("--spread", type=float, default=20.0, help="seconds the reminders are spread over")
     parser.add_argument("--no-worker", action="store_true", help="skip the reminders (no Redis, no worker)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="an EMPTY database (e.g. PostgreSQL); default: a temporary SQLite file",
-    )
-    parser.add_argument(
-        "--redis-url", default=None, help="a Redis database of its own; default: an embedded redis-server"
-    )
+    backend_options(parser, redis=True)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run, print the table; 1 if a goal was missed."""
-    report = run(options(argv))
-    print(report.table())
-    return 1 if report.failed else 0
+    return finish(run(options(argv)))
 
 
 if __name__ == "__main__":

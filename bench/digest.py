@@ -55,7 +55,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, Table, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.policy_matching import REGIONS, Report, Row, _peak_rss_mb, _positive, _seconds, _timed
+from bench.common import Report, Row, backend_options, duration, finish, parser_for, positive
+from bench.policy_matching import REGIONS, _peak_rss_mb, _timed
 from bot.clock import LOCAL_ZONE, as_utc, local
 from bot.db import Base, make_engine, make_session_factory
 from bot.models import (
@@ -1194,7 +1195,7 @@ def _rounds(action: Callable[[], Any], rounds: int) -> tuple[list[float], Any]:
 
 
 def _median(times: Sequence[float]) -> str:
-    return f"{_seconds(statistics.median(times))} (min {_seconds(min(times))})"
+    return f"{duration(statistics.median(times))} (min {duration(min(times))})"
 
 
 def _scope_size(scope: Scope) -> str:
@@ -1238,8 +1239,8 @@ def measure(factory: sessionmaker[Session], settings: Settings, built: Built, ro
         Row("  trend (6 weeks), median", _median(trend_times)),
         Row(
             "each leader's weekly digest, median per leader",
-            f"{_seconds(statistics.median(leader_medians))} (max {_seconds(max(leader_medians))}, "
-            f"all {len(leader_medians)}: {_seconds(sum(leader_medians))})",
+            f"{duration(statistics.median(leader_medians))} (max {duration(max(leader_medians))}, "
+            f"all {len(leader_medians)}: {duration(sum(leader_medians))})",
         ),
         Row("  leaders' scopes (departments/projects)", ", ".join(scopes)),
         chart,
@@ -1311,27 +1312,19 @@ def _departments(raw: str) -> int:
 
 
 def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.digest", description=(__doc__ or "").split("\n")[0]
-    )
-    parser.add_argument("--orders", type=_positive, default=50_000)
+    parser = parser_for("bench.digest", __doc__)
+    parser.add_argument("--orders", type=positive, default=50_000)
     parser.add_argument("--departments", type=_departments, default=20)
-    parser.add_argument("--leaders", type=_positive, default=5)
-    parser.add_argument("--rounds", type=_positive, default=3)
+    parser.add_argument("--leaders", type=positive, default=5)
+    parser.add_argument("--rounds", type=positive, default=3)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="an EMPTY database (e.g. PostgreSQL); default: a temporary SQLite file",
-    )
+    backend_options(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run, print the table; 1 if the goal was missed."""
-    report = run(options(argv))
-    print(report.table())
-    return 1 if report.failed else 0
+    return finish(run(options(argv)))
 
 
 if __name__ == "__main__":

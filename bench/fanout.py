@@ -61,7 +61,7 @@ from rq import Queue, Worker
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.policy_matching import Report, Row, _positive
+from bench.common import Report, Row, backend_options, finish, parser_for, positive
 from bot.db import Base, make_engine, session_scope
 from bot.embedded_redis import socket_url, start_embedded_redis, stop_embedded_redis
 from bot.models import Department, OutboxMessage, OutboxStatus, Person
@@ -799,12 +799,12 @@ def _rows(done: Rounds, per_minute: int) -> list[Row]:
     once = f"{len(mine)} × {len(done.load.messages):,} rows, yes"
     return [
         _workload_row(done.load),
-        Row("write the rows (OutboxWriter, one transaction), median", _seconds(mine, "write")),
+        Row("write the rows (OutboxWriter, one transaction), median", seconds(mine, "write")),
         Row(OURS_ROW, _rates(mine)),
-        Row("  enqueue (Runtime.enqueue_rows), median", _seconds(mine, "enqueue")),
+        Row("  enqueue (Runtime.enqueue_rows), median", seconds(mine, "enqueue")),
         Row("  CPU per message, median", _cpu(mine)),
         Row(CEILING_ROW, _rates(bare)),
-        Row("  enqueue (Queue.enqueue), median", _seconds(bare, "enqueue")),
+        Row("  enqueue (Queue.enqueue), median", seconds(bare, "enqueue")),
         Row("  CPU per message, median", _cpu(bare)),
         Row(
             RATIO_ROW,
@@ -844,37 +844,26 @@ def _cpu(outcomes: Sequence[Outcome]) -> str:
     return ", ".join(f"{name} {statistics.median(o.cpu[name] for o in outcomes):.2f} ms" for name in names)
 
 
-def _seconds(outcomes: Sequence[Outcome], attribute: str) -> str:
+def seconds(outcomes: Sequence[Outcome], attribute: str) -> str:
     values = [getattr(o, attribute) for o in outcomes]
     return f"{statistics.median(values):.2f} s (min {min(values):.2f} s)"
 
 
 def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.fanout", description=(__doc__ or "").split("\n")[0]
-    )
-    parser.add_argument("--messages", type=_positive, default=10_000)
-    parser.add_argument("--rounds", type=_positive, default=3)
+    parser = parser_for("bench.fanout", __doc__)
+    parser.add_argument("--messages", type=positive, default=10_000)
+    parser.add_argument("--rounds", type=positive, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--no-limits", dest="limits", action="store_false", help="skip the limits phase (about 65 s)"
     )
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="an EMPTY database (e.g. PostgreSQL); default: a temporary SQLite file",
-    )
-    parser.add_argument(
-        "--redis-url", default=None, help="an EMPTY Redis database; default: an embedded redis-server"
-    )
+    backend_options(parser, redis=True)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run, print the table; 1 if a goal was missed."""
-    report = run(options(argv))
-    print(report.table())
-    return 1 if report.failed else 0
+    return finish(run(options(argv)))
 
 
 if __name__ == "__main__":

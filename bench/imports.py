@@ -38,8 +38,9 @@ import openpyxl
 from sqlalchemy import Engine, delete, func, insert, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.common import Report, Row, backend_options, duration, finish, parser_for, positive
 from bench.digest import BRANDS, DEPARTMENTS, TRADES
-from bench.policy_matching import REGIONS, Report, Row, _positive, _seconds
+from bench.policy_matching import REGIONS
 from bot.clock import SystemClock
 from bot.db import Base, make_engine, make_session_factory, session_scope
 from bot.importing import ImportReport, import_file, read_table
@@ -211,7 +212,7 @@ def run_rounds(
 
 
 def _rate(seconds: float, count: int) -> str:
-    return f"{_seconds(seconds)} ({count / seconds:,.0f} rows/s)"
+    return f"{duration(seconds)} ({count / seconds:,.0f} rows/s)"
 
 
 def _percent(values: Sequence[float]) -> str:
@@ -238,12 +239,12 @@ def measure(engine: Engine, folder: Path, options: argparse.Namespace) -> list[R
     return [
         Row("ceiling: Core executemany of the enterprises, median", _rate(times.median("ceiling"), count)),
         Row("ztc import enterprises, CSV, median", _rate(times.median("csv"), count)),
-        Row("  reading the CSV (read_table), median", _seconds(reading["csv"])),
+        Row("  reading the CSV (read_table), median", duration(reading["csv"])),
         Row("ztc import enterprises, XLSX, median", _rate(times.median("xlsx"), count)),
-        Row("  reading the XLSX (read_table), median", _seconds(reading["xlsx"])),
+        Row("  reading the XLSX (read_table), median", duration(reading["xlsx"])),
         Row(CSV_ROW, f"{csv_share:.0%} (rounds: {_percent(csv_ratios)})", goal, csv_share >= GOAL_SHARE),
         Row(XLSX_ROW, f"{xlsx_share:.0%} (rounds: {_percent(xlsx_ratios)})", goal, xlsx_share >= GOAL_SHARE),
-        Row("re-import of the same CSV (all unchanged), median", _seconds(statistics.median(again))),
+        Row("re-import of the same CSV (all unchanged), median", duration(statistics.median(again))),
         Row("import reports (CSV / XLSX)", f"{reports['csv'].summary()} / {reports['xlsx'].summary()}"),
         Row("stored enterprises / their audit rows after one import", f"{stored:,} / {audited:,}"),
     ]
@@ -297,25 +298,17 @@ def run(options: argparse.Namespace) -> Report:
 
 
 def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.imports", description=(__doc__ or "").split("\n")[0]
-    )
-    parser.add_argument("--enterprises", type=_positive, default=20_000)
-    parser.add_argument("--rounds", type=_positive, default=5)
+    parser = parser_for("bench.imports", __doc__)
+    parser.add_argument("--enterprises", type=positive, default=20_000)
+    parser.add_argument("--rounds", type=positive, default=5)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="an EMPTY database (e.g. PostgreSQL); default: a temporary SQLite file",
-    )
+    backend_options(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run, print the table; 1 if a goal was missed."""
-    report = run(options(argv))
-    print(report.table())
-    return 1 if report.failed else 0
+    return finish(run(options(argv)))
 
 
 if __name__ == "__main__":

@@ -35,11 +35,11 @@ import time
 import tracemalloc
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from bench.common import Report, Row, duration, finish, parser_for, positive
 from bot.clock import LOCAL_ZONE
 from handlers.policies.attributes import CERTIFICATIONS, SECTION_OF, SIZES, Fact, with_derived
 from handlers.policies.conditions import Outcome, evaluate
@@ -228,45 +228,6 @@ def facts_of(values: dict[str, Any], rng: random.Random) -> dict[str, Fact]:
 # --- measuring ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Row:
-    """One line of the table: a measure, its value, and its goal when it has one."""
-
-    measure: str
-    measured: str
-    goal: str = ""
-    passed: bool | None = None  # None: shown for information, not judged
-
-    @property
-    def result(self) -> str:
-        return "" if self.passed is None else "PASS" if self.passed else "FAIL"
-
-
-@dataclass(frozen=True)
-class Report:
-    title: str
-    rows: list[Row]
-
-    @property
-    def failed(self) -> bool:
-        return any(row.passed is False for row in self.rows)
-
-    def table(self) -> str:
-        header = Row("measure", "measured", "goal")
-        rows = [header, *self.rows]
-        widths = [max(len(getattr(r, f)) for r in rows) for f in ("measure", "measured", "goal")]
-        lines = [self.title]
-        for row in rows:
-            cells = (row.measure, row.measured, row.goal)
-            text = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
-            lines.append(f"{text}  {row.result or ('result' if row is header else '')}".rstrip())
-        return "\n".join(lines)
-
-
-def _seconds(value: float) -> str:
-    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
-
-
 def _peak_rss_mb() -> float:
     """The process's peak resident set, in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -353,19 +314,19 @@ def run(options: argparse.Namespace, pinned: str = "not pinned") -> Report:
         f"{os.cpu_count()} CPUs, {platform.machine()}"
     )
     rows = [
-        Row(MATCH_ROW, f"{_seconds(median)} (min {_seconds(min(totals))})", f"< {GOAL_SECONDS:g} s",
+        Row(MATCH_ROW, f"{duration(median)} (min {duration(min(totals))})", f"< {GOAL_SECONDS:g} s",
             median < GOAL_SECONDS),
-        Row("  compile all policies (rules_of), median", _seconds(statistics.median(compiles))),
-        Row("  match_many, median", f"{_seconds(statistics.median(matches))} (min {_seconds(min(matches))})"),
+        Row("  compile all policies (rules_of), median", duration(statistics.median(compiles))),
+        Row("  match_many, median", f"{duration(statistics.median(matches))} (min {duration(min(matches))})"),
         Row("peak RSS of the process (ru_maxrss)", f"{rss:.0f} MB (imports alone: {rss_before:.0f} MB)",
             f"< {GOAL_MB:g} MB", rss < GOAL_MB),
         Row("  tracemalloc peak of one match_many", f"{traced_peak:.1f} MB"),
         Row(f"explain 1 enterprise × {len(policies)} policies, median",
-            f"{_seconds(explain_median)} (max {_seconds(max(explains))}, n={len(explains)})",
+            f"{duration(explain_median)} (max {duration(max(explains))}, n={len(explains)})",
             f"< {GOAL_EXPLAIN_SECONDS:g} s", explain_median < GOAL_EXPLAIN_SECONDS),
         Row(AGREE_ROW, f"{len(sample) * len(rules):,} pairs, {wrong} differ", "all agree", wrong == 0),
         Row("  evaluate() one by one, extrapolated",
-            f"{_seconds(everyone)} ({everyone / median:.0f}× the bulk match)" if median else "-"),
+            f"{duration(everyone)} ({everyone / median:.0f}× the bulk match)" if median else "-"),
         Row("qualified / near (enterprise, policy) pairs", f"{qualified:,} / {near:,}"),
     ]  # fmt: skip
     return Report(title, rows)
@@ -393,20 +354,11 @@ def one_core(wanted: bool) -> Iterator[str]:
         os.sched_setaffinity(0, before)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.policy_matching", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--enterprises", type=_positive, default=10_000)
-    parser.add_argument("--policies", type=_positive, default=500)
-    parser.add_argument("--rounds", type=_positive, default=3)
+    parser = parser_for("bench.policy_matching", __doc__)
+    parser.add_argument("--enterprises", type=positive, default=10_000)
+    parser.add_argument("--policies", type=positive, default=500)
+    parser.add_argument("--rounds", type=positive, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin to one CPU")
     return parser.parse_args(argv)
@@ -417,8 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parsed = options(argv)
     with one_core(parsed.pin) as pinned:
         report = run(parsed, pinned)
-    print(report.table())
-    return 1 if report.failed else 0
+    return finish(report)
 
 
 if __name__ == "__main__":

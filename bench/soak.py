@@ -107,8 +107,8 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from sqlalchemy import Engine, func, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
+from bench.common import Report, Row, positive
 from bench.digest import CATEGORY_WEIGHTS, GIVEN, REQUESTS, RESULTS, SURNAMES, TRADES
-from bench.policy_matching import Report, Row, _positive
 from bot.db import Base, make_engine, session_scope
 from bot.demo import demo_environment, queue_policy_pushes, seed
 from bot.embedded_redis import socket_url, start_embedded_redis, stop_embedded_redis
@@ -1700,16 +1700,16 @@ def _backend(database_url: str, options: argparse.Namespace) -> str:
 
 def options_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
-    parser.add_argument("--enterprises", type=_positive, default=2000, help="enterprises in the county")
-    parser.add_argument("--officials", type=_positive, default=300, help="officials in the county")
-    parser.add_argument("--orders", type=_positive, default=500, help="诉求 filed per day")
-    parser.add_argument("--messages", type=_positive, default=5000, help="callbacks per day, all kinds")
+    parser.add_argument("--enterprises", type=positive, default=2000, help="enterprises in the county")
+    parser.add_argument("--officials", type=positive, default=300, help="officials in the county")
+    parser.add_argument("--orders", type=positive, default=500, help="诉求 filed per day")
+    parser.add_argument("--messages", type=positive, default=5000, help="callbacks per day, all kinds")
     parser.add_argument("--speed", type=float, default=20.0, help="how many times faster than the day")
     parser.add_argument(
         "--hours", type=parse_hours, default=(0.0, 24.0), help="the slice replayed, e.g. 9-10"
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workers", type=_positive, default=2, help="`ztc worker` processes")
+    parser.add_argument("--workers", type=positive, default=2, help="`ztc worker` processes")
     parser.add_argument("--grace", type=float, default=120.0, help="seconds allowed for draining at the end")
     parser.add_argument("--database-url", help="an EMPTY database (default: a temporary SQLite file)")
     parser.add_argument(

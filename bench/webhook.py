@@ -55,7 +55,7 @@ from urllib.parse import urlencode
 import redis
 from sqlalchemy import Engine, insert, inspect
 
-from bench.policy_matching import Report, Row, _positive
+from bench.common import Report, Row, finish, positive
 from bench.webhook_apps import metadata as ceiling_metadata
 from bot.db import Base, make_engine
 from bot.embedded_redis import start_embedded_redis
@@ -439,14 +439,12 @@ def report(
 
 def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.webhook", description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=_positive, default=3000, help="callbacks per throughput run")
-    parser.add_argument(
-        "--concurrency", type=_positive, default=16, help="connections in the throughput runs"
-    )
-    parser.add_argument("--rounds", type=_positive, default=3)
-    parser.add_argument("--burst", type=_positive, default=1000, help="callbacks sent at once")
-    parser.add_argument("--users", type=_positive, default=1000, help="officials who send the callbacks")
-    parser.add_argument("--workers", type=_positive, default=2, help="gunicorn sync workers per server")
+    parser.add_argument("--requests", type=positive, default=3000, help="callbacks per throughput run")
+    parser.add_argument("--concurrency", type=positive, default=16, help="connections in the throughput runs")
+    parser.add_argument("--rounds", type=positive, default=3)
+    parser.add_argument("--burst", type=positive, default=1000, help="callbacks sent at once")
+    parser.add_argument("--users", type=positive, default=1000, help="officials who send the callbacks")
+    parser.add_argument("--workers", type=positive, default=2, help="gunicorn sync workers per server")
     parser.add_argument("--database-url", help="an empty database (default: a temporary SQLite file)")
     parser.add_argument("--redis-url", help="a Redis database to flush and use (default: embedded)")
     return parser.parse_args(argv)
@@ -474,9 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with contextlib.suppress(redis.RedisError, OSError):
                     redis.Redis.from_url(redis_url).flushdb()
     backend = "PostgreSQL + Redis" if args.database_url else "SQLite + embedded Redis"
-    table = report(results, cpu, args, backend)
-    print(table.table())
-    return 1 if table.failed else 0
+    return finish(report(results, cpu, args, backend))
 
 
 if __name__ == "__main__":
