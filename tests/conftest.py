@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 from rq import SimpleWorker
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
@@ -147,6 +147,22 @@ def run_jobs(rt: Runtime) -> None:
             return
         SimpleWorker(rt.queues.all(), connection=rt.redis).work(burst=True, with_scheduler=False)
     raise AssertionError("jobs keep coming: a loop?")
+
+
+def selects_sent(engine: Engine, action: Callable[[], object], naming: str) -> int:
+    """How many SELECT statements naming `naming` (a table or column) `action()` sent."""
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and naming in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(seen)
 
 
 def release_scheduled(rt: Runtime) -> int:

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, event, update
+from sqlalchemy import update
 
 from bot.models import Person, Role
 from tests import builders
 from tests.builders import Chat, pushed_texts
-from tests.conftest import run_jobs
-
-
-def people_lookups(engine: Engine, action) -> int:
-    """How many SELECTs on the people table `action()` sent."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM people" in statement:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return len(seen)
+from tests.conftest import run_jobs, selects_sent
 
 
 def set_role(session_factory, user: str, role: Role) -> None:
@@ -46,7 +30,7 @@ def test_a_slow_command_from_a_recent_sender_is_queued_without_looking_him_up(
     seed(session_factory)
     chat = Chat(runtime)
     assert "正在处理" in chat.text("gxj_wu", "日报")  # the first time: looked up, remembered
-    assert people_lookups(engine, lambda: chat.text("gxj_wu", "日报")) == 0
+    assert selects_sent(engine, lambda: chat.text("gxj_wu", "日报"), "FROM people") == 0
 
 
 def test_a_fast_command_sees_a_role_taken_away_at_once(runtime, session_factory):

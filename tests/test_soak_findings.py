@@ -15,15 +15,20 @@ from tests.builders import Chat
 from tests.conftest import run_jobs
 
 
-def test_a_leader_who_asks_for_the_ranking_twice_gets_both_answers(
-    runtime, standin: StandinServer, clock, session_factory
-) -> None:
+def leader_overseeing_a_department(session_factory) -> None:
+    """李县长 (leader_li) overseeing 县工信局, which has one official."""
     with session_factory() as s:
         gxj = builders.department(s, "县工信局", "GXJ")
         builders.person(s, "gxj_wu", Role.OFFICIAL, "吴晓燕", department=gxj)
         leader = builders.person(s, "leader_li", Role.LEADER, "李县长")
         s.add(Oversight(leader_id=leader.id, department_id=gxj.id))
         s.commit()
+
+
+def test_a_leader_who_asks_for_the_ranking_twice_gets_both_answers(
+    runtime, standin: StandinServer, clock, session_factory
+) -> None:
+    leader_overseeing_a_department(session_factory)
     chat = Chat(runtime)
     for _ in range(2):  # ten minutes apart: nothing changed, so the ranking reads the same
         assert "正在处理" in chat.text("leader_li", "排名")
@@ -39,12 +44,7 @@ def test_a_leader_who_asks_for_the_ranking_twice_gets_both_answers(
 def test_a_leader_who_asks_for_the_daily_digest_after_the_morning_push_gets_it(
     runtime, standin: StandinServer, clock, session_factory
 ) -> None:
-    with session_factory() as s:
-        gxj = builders.department(s, "县工信局", "GXJ")
-        builders.person(s, "gxj_wu", Role.OFFICIAL, "吴晓燕", department=gxj)
-        leader = builders.person(s, "leader_li", Role.LEADER, "李县长")
-        s.add(Oversight(leader_id=leader.id, department_id=gxj.id))
-        s.commit()
+    leader_overseeing_a_department(session_factory)
     clock.set(datetime(2026, 11, 25, 8, 30, tzinfo=LOCAL_ZONE))
     assert digest_jobs.sweep() >= 1  # the morning's 日报, pushed
     run_jobs(runtime)

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import func, select
 
 from bot.db import session_scope
 from bot.models import OutboxMessage, OutboxStatus
@@ -31,7 +31,7 @@ from bot.runtime import Runtime
 from jobs import outbox as outbox_jobs
 from jobs import runtime as job_runtime
 from tests.builders import pushed_texts
-from tests.conftest import T0, run_jobs
+from tests.conftest import T0, run_jobs, selects_sent
 
 USER = "zhang_san"
 
@@ -393,22 +393,6 @@ def test_a_card_breaking_wecoms_limits_is_refused_when_written_not_when_sent(run
 # ---------------------------------------------------------------- a job's worth of messages
 
 
-def key_lookups(engine: Engine, action) -> int:
-    """How many SELECTs of idempotency keys `action()` sent."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "idempotency_key" in statement:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return len(seen)
-
-
 def weekly_prompts(officials: int) -> list[tuple[str, Reply, str]]:
     return [(f"official_{n}", Text("请报送本周进展"), f"weekly:{n}") for n in range(officials)]
 
@@ -416,7 +400,9 @@ def weekly_prompts(officials: int) -> list[tuple[str, Reply, str]]:
 def test_a_big_job_looks_its_keys_up_in_a_few_queries_and_skips_those_queued_before(runtime, engine):
     add_messages(runtime, *weekly_prompts(200))  # an earlier run of the job queued these
     written: list[int] = []
-    lookups = key_lookups(engine, lambda: written.extend(add_messages(runtime, *weekly_prompts(1200))))
+    lookups = selects_sent(
+        engine, lambda: written.extend(add_messages(runtime, *weekly_prompts(1200))), "idempotency_key"
+    )
     assert lookups == -(-1200 // KEYS_PER_QUERY)  # 3, not one per message
     assert len(written) == 1000 and outbox_count(runtime) == 1200
 
